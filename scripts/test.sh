@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Run kboot's test suite against a real Temporal dev server: `npm test`, and CI's .ci/run.
+#
+#   scripts/test.sh [jest arguments...]
+#
+# Installs what is missing (scripts/ensure-deps.sh), builds with tsc, starts a dev
+# server on 127.0.0.1:7633 (web UI 8633, apart from the demo's 7233), runs jest in
+# band, prints "N passed, N failed" and stops the server it started. Exits non-zero
+# when the build fails, any test fails, no test ran, or jest crashed or timed out.
+#
+# Environment: KBOOT_TEST_BUDGET caps the whole run in seconds (default 1740, so the
+# run stays under 30 minutes); KBOOT_CACHE and KBOOT_STATE as in scripts/lib.sh.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$KBOOT_REPO"
+
+budget="${KBOOT_TEST_BUDGET:-1740}"
+[[ "$budget" =~ ^[0-9]+$ ]] || kboot_die "KBOOT_TEST_BUDGET must be a whole number of seconds, got '$budget'"
+temporal_port=7633
+report_dir="$(mktemp -d -t kboot-test.XXXXXX)"
+report="$report_dir/jest.json"
+server_started=""
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [[ -n "$server_started" ]]; then
+    bash scripts/temporal-dev.sh stop --port "$temporal_port" || status=1
+  fi
+  rm -rf "$report_dir"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bash scripts/ensure-deps.sh
+
+if ! npm run --silent build; then
+  echo "build failed: npm run build (tsc -p tsconfig.json) exited non-zero; fix the errors above"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+# Each run starts from an empty history, so that workflow ids left by an earlier,
+# interrupted run cannot collide with this run's. A server still up from such a run
+# is stopped first. Marked before the start so a half-way start is still stopped.
+bash scripts/temporal-dev.sh stop --port "$temporal_port" >/dev/null
+rm -f "$KBOOT_STATE/temporal-$temporal_port.db" "$KBOOT_STATE/temporal-$temporal_port.db-"*
+server_started=1
+bash scripts/temporal-dev.sh start --port "$temporal_port"
+export TEMPORAL_ADDRESS="127.0.0.1:$temporal_port"
+export TEMPORAL_NAMESPACE=default
+export KBOOT_UI_URL="http://127.0.0.1:$((temporal_port + 1000))"
+
+# Whatever the set-up used leaves the rest to jest, less a minute for the teardown.
+jest_seconds=$((budget - SECONDS - 60))
+((jest_seconds > 60)) || kboot_die "set-up took ${SECONDS}s of the ${budget}s budget; no time left for the tests"
+
+# --foreground keeps jest in this terminal's process group so Ctrl-C reaches it.
+set +e
+timeout --foreground --kill-after=30s "${jest_seconds}s" \
+  npx jest --runInBand --json --outputFile="$report" "$@"
+jest_status=$?
+set -e
+
+if ((jest_status == 124 || jest_status == 137)); then
+  echo "jest did not finish within ${jest_seconds}s (exit $jest_status); a test or an open handle hung"
+fi
+
+# Jest counts a suite that failed to load (syntax error, missing module) in
+# numRuntimeErrorTestSuites and not in numFailedTests, so each such suite counts as
+# one failure here. A run with no report or no test at all counts as one failure.
+node - "$report" "$jest_status" <<'EOF'
+const fs = require('node:fs');
+const [reportPath, jestStatus] = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+try {
+  const result = JSON.parse(fs.readFileSync(reportPath, 'utf8'));
+  passed = result.numPassedTests;
+  failed = result.numFailedTests + result.numRuntimeErrorTestSuites;
+  if (result.numRuntimeErrorTestSuites > 0) {
+    console.log(`jest: ${result.numRuntimeErrorTestSuites} test suite(s) failed to run`);
+  }
+  if (result.numTotalTests === 0) {
+    console.log('jest: no test ran');
+    failed = Math.max(failed, 1);
+  }
+} catch (error) {
+  console.log(`jest wrote no readable report at ${reportPath} (exit ${jestStatus}): ${error.message}`);
+  failed = Math.max(failed, 1);
+}
+if (jestStatus !== '0' && failed === 0) {
+  console.log(`jest exited ${jestStatus} although every test passed`);
+  failed = 1;
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
+EOF
