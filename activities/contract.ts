@@ -1,0 +1,40 @@
+/**
+ * Inputs and results of kboot's activities. Workflows import this file for types only.
+ * Nothing here may hold a secret: inputs and results are stored in workflow history.
+ */
+import type { ClusterSpec, GateId, StepRendering } from '../plan/index.js';
+import type { StepOutcome } from '../plan/script.js';
+
+export interface StepActivityInput {
+  cluster: string;
+  rendering: StepRendering;
+  /** The spec's SSH settings: file paths on the worker's machine, never key material. */
+  ssh: ClusterSpec['ssh'];
+  address: string;
+  kbootVersion: string;
+}
+
+export interface StepActivityResult {
+  outcome: StepOutcome;
+  changed: string[];
+  started: string[];
+  restarted: string[];
+  durationMs: number;
+}
+
+export interface GateActivityInput {
+  gate: GateId;
+  spec: ClusterSpec;
+  /** The host the check runs on. */
+  host: string;
+}
+
+export interface GateActivityResult {
+  summary: string;
+}
+
+/** The activity functions workflows call; implemented in activities/index.ts. */
+export interface KbootActivities {
+  runStep(input: StepActivityInput): Promise<StepActivityResult>;
+  checkGate(input: GateActivityInput): Promise<GateActivityResult>;
+}

@@ -1,0 +1,326 @@
+#!/usr/bin/env node
+/**
+ * The kboot command line. Exit codes:
+ *   0  success
+ *   1  the rollout failed or was aborted, or a command failed
+ *   2  invalid input: the spec or the command line
+ *   3  Temporal cannot be reached
+ *   4  the rollout waits for the operator (retry, skip or abort)
+ */
+import { Command, CommanderError } from 'commander';
+import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { buildPlan, hostsWithRole } from '../plan/index.js';
+import type { ClusterSpec } from '../plan/spec.js';
+import {
+  abortUpdate,
+  type OperatorAnswer,
+  retryUpdate,
+  rolloutWorkflowId,
+  type RolloutInput,
+  type RolloutResult,
+  searchAttributes,
+  skipUpdate,
+} from '../workflows/definitions.js';
+import { renderPlan, type PlanFormat } from './plan-view.js';
+import { readRollout, type RolloutSnapshot } from './progress.js';
+import { renderChanges, renderProgress, renderSummary } from './render.js';
+import { KBOOT_VERSION, temporalSettings, workflowUiUrl } from './settings.js';
+import { loadSpec, SpecError, type LoadedSpec } from './spec-file.js';
+
+export const EXIT = { ok: 0, failed: 1, invalid: 2, unreachable: 3, waiting: 4 } as const;
+
+/** Raised to end the command with a message and an exit code. */
+class ExitError extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
+
+function readSpec(file: string): LoadedSpec {
+  const loaded = loadSpec(file);
+  for (const warning of loaded.warnings) process.stderr.write(`warning: ${file}: ${warning.specPath}: ${warning.message}\n`);
+  return loaded;
+}
+
+async function connect(): Promise<Client> {
+  const settings = temporalSettings();
+  try {
+    const connection = await Connection.connect({ address: settings.address, connectTimeout: '5s' });
+    return new Client({ connection, namespace: settings.namespace });
+  } catch (error) {
+    throw new ExitError(
+      `cannot reach Temporal at ${settings.address}: ${(error as Error).message}; start the dev server (scripts/temporal-dev.sh start) or set TEMPORAL_ADDRESS`,
+      EXIT.unreachable,
+    );
+  }
+}
+
+/** The memo shown in the web UI: what the rollout builds, never a secret. */
+function specMemo(spec: ClusterSpec): Record<string, unknown> {
+  return {
+    cluster: spec.name,
+    hosts: spec.hosts.length,
+    masters: hostsWithRole(spec, 'master').map((host) => host.name),
+    etcdMembers: hostsWithRole(spec, 'etcd').map((host) => host.name),
+    nodes: hostsWithRole(spec, 'node').length,
+    repository: spec.packages.repository.baseurl,
+    flannelNetwork: `${spec.flannel.network} (/${spec.flannel.subnetLen} per node, ${spec.flannel.backend})`,
+    serviceClusterIpRange: spec.kubernetes.serviceClusterIpRange,
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Follows a rollout until it ends or waits for the operator; returns the last snapshot. */
+async function follow(client: Client, cluster: string, options: { tty: boolean }): Promise<RolloutSnapshot> {
+  let previous: RolloutSnapshot | undefined;
+  let drawnLines = 0;
+  // Bounded by the rollout itself: it either ends or parks, and both end this loop.
+  while (true) {
+    const snapshot = await readRollout(client, cluster);
+    if (snapshot.state) {
+      if (options.tty) {
+        const lines = renderProgress(cluster, snapshot.state, Date.now());
+        process.stdout.write(`${drawnLines > 0 ? `\x1b[${drawnLines}A\x1b[J` : ''}${lines.join('\n')}\n`);
+        drawnLines = lines.length;
+      } else {
+        for (const line of renderChanges(previous?.state, snapshot.state)) process.stdout.write(`${line}\n`);
+      }
+    }
+    previous = snapshot;
+    if (snapshot.execution !== 'RUNNING' || snapshot.state?.phase === 'waiting-for-operator') return snapshot;
+    await sleep(1000);
+  }
+}
+
+function waitingMessage(cluster: string, snapshot: RolloutSnapshot): string {
+  const lines = [`rollout ${cluster} waits for the operator:`];
+  for (const [name, host] of Object.entries(snapshot.state?.hosts ?? {})) {
+    if (host.status === 'failed' && host.failure) lines.push(`  ${name}: ${host.failure.step} failed: ${host.failure.error.split('\n')[0]}`);
+  }
+  for (const [gate, state] of Object.entries(snapshot.state?.gates ?? {})) {
+    if (state?.status === 'failed') lines.push(`  gate ${gate} failed: ${(state.error ?? '').split('\n')[0]}`);
+  }
+  lines.push(`fix the host, then: kboot retry ${cluster} HOST | kboot skip ${cluster} HOST | kboot abort ${cluster}`);
+  return lines.join('\n');
+}
+
+async function apply(file: string, options: { wait: boolean }): Promise<number> {
+  const { spec } = readSpec(file);
+  const settings = temporalSettings();
+  const client = await connect();
+  const workflowId = rolloutWorkflowId(spec.name);
+  const requestedAt = Date.now();
+  const input: RolloutInput = { spec, kbootVersion: KBOOT_VERSION };
+  const handle = await client.workflow.start('rolloutWorkflow', {
+    taskQueue: settings.taskQueue,
+    workflowId,
+    args: [input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: [
+      { key: searchAttributes.cluster, value: spec.name },
+      { key: searchAttributes.version, value: KBOOT_VERSION },
+    ],
+    memo: specMemo(spec),
+    staticSummary: `Rollout of ${spec.name}: ${spec.hosts.length} hosts`,
+  });
+  const description = await handle.describe();
+  const attached = description.startTime.getTime() < requestedAt - 1000;
+  process.stdout.write(
+    attached
+      ? `attached to the rollout of ${spec.name} already running since ${description.startTime.toISOString()} (it keeps the spec it started with)\n`
+      : `started the rollout of ${spec.name}: ${spec.hosts.length} hosts\n`,
+  );
+  process.stdout.write(`web UI: ${workflowUiUrl(settings, workflowId)}\n`);
+  if (!options.wait) return EXIT.ok;
+
+  const snapshot = await follow(client, spec.name, { tty: Boolean(process.stdout.isTTY) });
+  if (snapshot.execution === 'RUNNING') {
+    process.stderr.write(`${waitingMessage(spec.name, snapshot)}\n`);
+    return EXIT.waiting;
+  }
+  try {
+    const result = (await handle.result()) as RolloutResult;
+    process.stdout.write(`${renderSummary(spec.name, result).join('\n')}\nweb UI: ${workflowUiUrl(settings, workflowId)}\n`);
+    return result.phase === 'succeeded' ? EXIT.ok : EXIT.failed;
+  } catch (error) {
+    if (error instanceof WorkflowFailedError) {
+      process.stderr.write(`rollout ${spec.name} ${snapshot.execution.toLowerCase()}: ${error.cause?.message ?? error.message}\n`);
+      return EXIT.failed;
+    }
+    throw error;
+  }
+}
+
+async function status(cluster: string, options: { watch: boolean; json: boolean }): Promise<number> {
+  const client = await connect();
+  let snapshot: RolloutSnapshot;
+  try {
+    snapshot = options.watch && !options.json ? await follow(client, cluster, { tty: Boolean(process.stdout.isTTY) }) : await readRollout(client, cluster);
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new ExitError(`no rollout of cluster ${cluster} found (workflow ${rolloutWorkflowId(cluster)})`, EXIT.failed);
+    throw error;
+  }
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(snapshot, null, 2)}\n`);
+  } else if (!options.watch || !process.stdout.isTTY) {
+    if (snapshot.state) process.stdout.write(`${renderProgress(cluster, snapshot.state, Date.now()).join('\n')}\n`);
+    process.stdout.write(`workflow ${snapshot.workflowId}: ${snapshot.execution}\n`);
+  }
+  if (snapshot.state?.phase === 'waiting-for-operator') return EXIT.waiting;
+  if (snapshot.execution === 'RUNNING' || snapshot.state?.phase === 'succeeded') return EXIT.ok;
+  return EXIT.failed;
+}
+
+async function operatorRequest(cluster: string, request: (client: Client) => Promise<OperatorAnswer>): Promise<number> {
+  const client = await connect();
+  try {
+    const answer = await request(client);
+    process.stdout.write(`${answer.message}\n`);
+    return answer.accepted ? EXIT.ok : EXIT.failed;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new ExitError(`no running rollout of cluster ${cluster}`, EXIT.failed);
+    if (error instanceof WorkflowUpdateFailedError) throw new ExitError(`request rejected: ${error.cause?.message ?? error.message}`, EXIT.failed);
+    throw error;
+  }
+}
+
+async function history(cluster: string): Promise<number> {
+  const client = await connect();
+  const settings = temporalSettings();
+  const rows: string[] = [];
+  for await (const execution of client.workflow.list({ query: `KbootCluster = '${cluster.replace(/'/g, '')}' AND WorkflowType = 'rolloutWorkflow'` })) {
+    const duration = execution.closeTime ? `${Math.round((execution.closeTime.getTime() - execution.startTime.getTime()) / 1000)}s` : 'running';
+    rows.push(`${execution.startTime.toISOString()}  ${execution.status.name.padEnd(10)}  ${duration.padStart(8)}  ${execution.runId}`);
+    if (rows.length >= 100) break;
+  }
+  if (rows.length === 0) {
+    process.stdout.write(`no rollouts of cluster ${cluster}\n`);
+    return EXIT.ok;
+  }
+  process.stdout.write(`started                   status      duration  run id\n${rows.join('\n')}\n`);
+  process.stdout.write(`web UI: ${workflowUiUrl(settings, rolloutWorkflowId(cluster))}\n`);
+  return EXIT.ok;
+}
+
+export function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command('kboot')
+    .description('Bootstrap Kubernetes on bare-metal fleets over SSH, as durable Temporal workflows')
+    .version(KBOOT_VERSION)
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  const run = (action: () => Promise<number> | number) => async () => setExitCode(await action());
+
+  program
+    .command('validate')
+    .argument('<file>', 'cluster spec (YAML)')
+    .description('check a cluster spec without contacting anything')
+    .action(async (file: string) =>
+      run(() => {
+        const { spec } = readSpec(file);
+        process.stdout.write(`${file}: valid cluster spec for ${spec.name}, ${spec.hosts.length} hosts\n`);
+        return EXIT.ok;
+      })(),
+    );
+
+  program
+    .command('plan')
+    .argument('<file>', 'cluster spec (YAML)')
+    .option('--format <format>', 'text, mermaid or dot', 'text')
+    .description('print the task graph: which step runs on which host, after what')
+    .action(async (file: string, options: { format: string }) =>
+      run(() => {
+        if (!['text', 'mermaid', 'dot'].includes(options.format)) throw new ExitError(`invalid --format ${options.format}: use text, mermaid or dot`, EXIT.invalid);
+        const { spec } = readSpec(file);
+        process.stdout.write(renderPlan(buildPlan(spec), options.format as PlanFormat));
+        return EXIT.ok;
+      })(),
+    );
+
+  program
+    .command('apply')
+    .argument('<file>', 'cluster spec (YAML)')
+    .option('--no-wait', 'start (or find) the rollout and return at once')
+    .description('start the rollout of a cluster, or attach to the one running, and follow it')
+    .action(async (file: string, options: { wait: boolean }) => run(() => apply(file, options))());
+
+  program
+    .command('status')
+    .argument('<cluster>', 'cluster name')
+    .option('--watch', 'follow the rollout until it ends or waits for the operator')
+    .option('--json', 'print the rollout state as JSON')
+    .description('show a rollout: phases, hosts, gates')
+    .action(async (cluster: string, options: { watch?: boolean; json?: boolean }) =>
+      run(() => status(cluster, { watch: Boolean(options.watch), json: Boolean(options.json) }))(),
+    );
+
+  program
+    .command('retry')
+    .argument('<cluster>', 'cluster name')
+    .argument('<target>', 'a failed host, or a failed gate such as gate:etcd-quorum')
+    .description('run a failed host again from the step it failed at')
+    .action(async (cluster: string, target: string) =>
+      run(() => operatorRequest(cluster, (client) => client.workflow.getHandle(rolloutWorkflowId(cluster)).executeUpdate(retryUpdate, { args: [target] })))(),
+    );
+
+  program
+    .command('skip')
+    .argument('<cluster>', 'cluster name')
+    .argument('<host>', 'a failed host')
+    .description('give up on a failed host: its remaining steps do not run')
+    .action(async (cluster: string, host: string) =>
+      run(() => operatorRequest(cluster, (client) => client.workflow.getHandle(rolloutWorkflowId(cluster)).executeUpdate(skipUpdate, { args: [host] })))(),
+    );
+
+  program
+    .command('abort')
+    .argument('<cluster>', 'cluster name')
+    .option('--reason <text>', 'recorded in the rollout', 'aborted by the operator')
+    .description('stop a rollout once its running steps finish')
+    .action(async (cluster: string, options: { reason: string }) =>
+      run(() => operatorRequest(cluster, (client) => client.workflow.getHandle(rolloutWorkflowId(cluster)).executeUpdate(abortUpdate, { args: [options.reason] })))(),
+    );
+
+  program
+    .command('history')
+    .argument('<cluster>', 'cluster name')
+    .description('list past rollouts of a cluster with their outcome and duration')
+    .action(async (cluster: string) => run(() => history(cluster))());
+
+  program
+    .command('worker')
+    .description('run a worker: executes rollouts and their SSH steps (TEMPORAL_ADDRESS, KBOOT_TASK_QUEUE)')
+    .action(async () =>
+      run(async () => {
+        const { runWorker } = await import('../worker/worker.js');
+        await runWorker();
+        return EXIT.ok;
+      })(),
+    );
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  try {
+    await buildProgram((value) => (code = value)).parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+    if (error instanceof SpecError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return EXIT.invalid;
+    }
+    if (error instanceof ExitError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return error.code;
+    }
+    process.stderr.write(`error: ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT.failed;
+  }
+  return code;
+}
+
+main(process.argv).then((code) => process.exit(code));

@@ -1,0 +1,175 @@
+/**
+ * Turns a step rendering into the one bash script that runs it on the host: check the checkpoint
+ * marker, apply what differs, verify, write the marker. One script means one SSH round trip per
+ * step, and a re-run whose marker and verification hold costs a single short command.
+ *
+ * The script reports to the worker with `kboot: <event> <value>` lines on stdout.
+ */
+import { heredocDelimiter, quote } from './shell.js';
+import type { ManagedBlock, ManagedFile, Probe, StepRendering, UnitAction } from './types.js';
+
+/** Where a host keeps its checkpoint markers, one JSON file per step. */
+export const MARKER_DIR = '/var/lib/kboot/steps';
+
+export function markerPath(step: string): string {
+  return `${MARKER_DIR}/${step}.json`;
+}
+
+export type StepOutcome = 'skipped' | 'applied' | 'repaired';
+
+export interface ScriptOptions {
+  /** Fingerprint of the rendering; the marker records it. */
+  fingerprint: string;
+  /** Stored in the marker for the operator's benefit. */
+  kbootVersion: string;
+  /** Ignore the marker and apply (the step's checks still skip what is in place). */
+  force?: boolean;
+}
+
+const PRELUDE = `set -uo pipefail
+export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+changed=()
+kboot_fail() { echo "kboot: failed $*" >&2; exit 1; }
+kboot_file() {
+  local path=$1 mode=$2 tmp
+  mkdir -p "$(dirname "$path")" || kboot_fail "create directory for $path"
+  tmp=$(mktemp "$path.kboot.XXXXXX") || kboot_fail "create temporary file next to $path"
+  cat > "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path" && [ "$(stat -c %a "$path")" = "\${mode#0}" ]; then
+    rm -f "$tmp"
+    return 0
+  fi
+  chmod "$mode" "$tmp" && mv -f "$tmp" "$path" || kboot_fail "write $path"
+  changed+=("$path")
+  echo "kboot: changed $path"
+}
+kboot_block() {
+  local path=$1 marker=$2 tmp
+  tmp=$(mktemp) || kboot_fail "create temporary file for $path"
+  { [ -f "$path" ] && awk -v b="# BEGIN $marker" -v e="# END $marker" '$0==b{skip=1;next} $0==e{skip=0;next} !skip' "$path"
+    echo "# BEGIN $marker"; cat; echo "# END $marker"; } > "$tmp.new"
+  if [ -f "$path" ] && cmp -s "$tmp.new" "$path"; then rm -f "$tmp" "$tmp.new"; return 0; fi
+  # Written in place rather than renamed: /etc/hosts is often a bind mount.
+  cat "$tmp.new" > "$path" || kboot_fail "write $path"
+  rm -f "$tmp" "$tmp.new"
+  changed+=("$path")
+  echo "kboot: changed $path"
+}
+kboot_changed() {
+  local wanted path
+  for wanted in "$@"; do
+    for path in "\${changed[@]}"; do [ "$path" = "$wanted" ] && return 0; done
+  done
+  return 1
+}
+kboot_wait() {
+  local description=$1 timeout=$2 interval=$3 probe=$4 deadline output
+  deadline=$((SECONDS + timeout))
+  while true; do
+    output=$("$probe" 2>&1) && return 0
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "kboot: verify failed: $description" >&2
+      [ -n "$output" ] && echo "$output" >&2
+      return 1
+    fi
+    sleep "$interval"
+  done
+}`;
+
+function fileCommand(file: ManagedFile): string {
+  const delimiter = heredocDelimiter(file.content);
+  return `kboot_file ${quote(file.path)} ${quote(file.mode)} <<'${delimiter}'\n${file.content.replace(/\n$/, '')}\n${delimiter}`;
+}
+
+function blockCommand(block: ManagedBlock): string {
+  const delimiter = heredocDelimiter(block.content);
+  return `kboot_block ${quote(block.path)} ${quote(block.marker)} <<'${delimiter}'\n${block.content}\n${delimiter}`;
+}
+
+function unitCommand(action: UnitAction): string {
+  const unit = quote(action.unit);
+  const changedFiles = action.readsFiles.map(quote).join(' ');
+  const stale = action.restartUnless ? ` || ! ${action.restartUnless}` : '';
+  const start = action.noBlock ? `systemctl start --no-block ${unit}` : `systemctl start ${unit}`;
+  return `if systemctl is-active --quiet ${unit}; then
+  if kboot_changed ${changedFiles}${stale}; then
+    systemctl restart ${unit} || kboot_fail "restart ${action.unit}"
+    echo "kboot: restarted ${action.unit}"
+  fi
+else
+  ${start} || kboot_fail "start ${action.unit}"
+  echo "kboot: started ${action.unit}"
+fi
+systemctl is-enabled --quiet ${unit} || systemctl enable ${unit} >/dev/null 2>&1 || kboot_fail "enable ${action.unit}"`;
+}
+
+function probeFunctions(probes: Probe[]): string {
+  return probes.map((probe, index) => `kboot_probe_${index}() {\n${probe.script}\n}`).join('\n');
+}
+
+/** Runs every probe once; used to decide whether a step whose marker matches still holds. */
+function probesHold(probes: Probe[]): string {
+  if (probes.length === 0) return 'true';
+  return probes.map((_, index) => `kboot_probe_${index} >/dev/null 2>&1`).join(' && ');
+}
+
+function probesWait(probes: Probe[]): string {
+  return probes
+    .map((probe, index) => `kboot_wait ${quote(probe.description)} ${probe.timeoutSeconds} ${probe.intervalSeconds} kboot_probe_${index} || exit 1`)
+    .join('\n');
+}
+
+function markerJson(rendering: StepRendering, options: ScriptOptions): string {
+  return JSON.stringify({ step: rendering.step, host: rendering.host, fingerprint: options.fingerprint, kbootVersion: options.kbootVersion });
+}
+
+/** The whole step as one script; exits non-zero with `kboot: failed ...` on stderr when it fails. */
+export function stepScript(rendering: StepRendering, options: ScriptOptions): string {
+  const marker = markerPath(rendering.step);
+  const unitFiles = rendering.files.filter((file) => file.path.startsWith('/etc/systemd/')).map((file) => quote(file.path));
+  const parts = [
+    PRELUDE,
+    probeFunctions(rendering.verify),
+    `marker=${quote(marker)}`,
+    `fingerprint=${quote(options.fingerprint)}`,
+    `recorded=$(sed -n 's/.*"fingerprint":"\\([^"]*\\)".*/\\1/p' "$marker" 2>/dev/null)`,
+    options.force ? 'recorded=' : '',
+    `if [ "$recorded" = "$fingerprint" ]; then
+  if ${probesHold(rendering.verify)}; then echo "kboot: result skipped"; exit 0; fi
+  echo "kboot: drift marker matches but verification fails"
+  outcome=repaired
+else
+  outcome=applied
+fi`,
+    ...rendering.files.map(fileCommand),
+    ...rendering.blocks.map(blockCommand),
+    unitFiles.length > 0 ? `if kboot_changed ${unitFiles.join(' ')}; then systemctl daemon-reload || kboot_fail "systemctl daemon-reload"; fi` : '',
+    ...rendering.ensures.map(
+      (ensure) => `if ! ( ${ensure.check} ); then
+  echo "kboot: ensure ${ensure.description.replace(/[^A-Za-z0-9 ._,/=-]/g, '')}"
+  ${ensure.apply} || kboot_fail ${quote(ensure.description)}
+fi`,
+    ),
+    ...rendering.units.map(unitCommand),
+    probesWait(rendering.verify),
+    `mkdir -p ${quote(MARKER_DIR)} && printf '%s\\n' ${quote(markerJson(rendering, options))} > "$marker.tmp" && mv -f "$marker.tmp" "$marker" || kboot_fail "write checkpoint marker $marker"`,
+    'echo "kboot: result $outcome"',
+  ];
+  return parts.filter((part) => part !== '').join('\n') + '\n';
+}
+
+/** Parses the `kboot: ...` lines a step script printed. */
+export function parseStepReport(stdout: string): { outcome?: StepOutcome; changed: string[]; started: string[]; restarted: string[]; drift: boolean } {
+  const report = { outcome: undefined as StepOutcome | undefined, changed: [] as string[], started: [] as string[], restarted: [] as string[], drift: false };
+  for (const line of stdout.split('\n')) {
+    const match = /^kboot: (\w+) (.*)$/.exec(line);
+    if (!match) continue;
+    const [, event, value] = match;
+    if (event === 'result' && (value === 'skipped' || value === 'applied' || value === 'repaired')) report.outcome = value;
+    else if (event === 'changed') report.changed.push(value);
+    else if (event === 'started') report.started.push(value);
+    else if (event === 'restarted') report.restarted.push(value);
+    else if (event === 'drift') report.drift = true;
+  }
+  return report;
+}

@@ -1,0 +1,141 @@
+/**
+ * The cluster spec: one YAML file describing the fleet and how to build Kubernetes on it.
+ *
+ * The schema is strict (unknown keys are errors) and narrows every value that reaches a remote
+ * shell to what it can legally be, so that quoting is a second line of defence, not the only one.
+ * Types only are imported by the workflow bundle; the zod schema itself runs in the client and the
+ * worker.
+ */
+import { z } from 'zod';
+
+/** A host or cluster name: an RFC 1123 label, the form a Kubernetes node name and hostname take. */
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase RFC 1123 label (a-z, 0-9, "-"), at most 63 characters');
+
+/** An absolute POSIX path without shell or whitespace characters. */
+const absolutePath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._\/+-]*$/, 'must be an absolute path of letters, digits and . _ / + -')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ".." segments');
+
+/** A path on the operator's machine (key files); relative paths resolve against the spec's folder. */
+const localPath = z.string().min(1).regex(/^[^\0\n]+$/, 'must be a single-line path');
+
+const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, 'must be an IPv4 address');
+
+const hostAddress = z.union([
+  ipv4,
+  z.string().regex(/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, 'must be an IPv4 address or a DNS name'),
+]);
+
+const cidr = z
+  .string()
+  .regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, 'must be an IPv4 CIDR such as 10.244.0.0/16')
+  .refine((value) => ipv4.safeParse(value.split('/')[0]).success, 'must have a valid IPv4 address before the "/"');
+
+const port = z.number().int().min(1).max(65535);
+
+/** A duration such as "90s", "5m" or "1h". */
+const duration = z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration such as 30s, 5m or 1h');
+
+/** Admission plugin names and etcd key prefixes are CamelCase words and slash-separated words. */
+const admissionPlugin = z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an admission plugin name such as NamespaceLifecycle');
+const etcdPrefix = z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, 'must be an etcd key prefix such as /kboot.io/network');
+
+export const roleSchema = z.enum(['etcd', 'master', 'node']);
+
+export const hostSchema = z.strictObject({
+  /** The host's name: its hostname, etcd member name and Kubernetes node name. */
+  name: dnsLabel,
+  /** The address kboot connects to and the cluster uses between hosts. */
+  address: hostAddress,
+  /** What the host runs: etcd member, master (API server, scheduler, controller manager), node (kubelet, proxy, flannel, docker). */
+  roles: z.array(roleSchema).min(1, 'must list at least one role'),
+});
+
+export const sshSchema = z.strictObject({
+  /** Login user on every host. */
+  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a POSIX user name'),
+  /** SSH port on every host. */
+  port: port.default(22),
+  /** Private key on the worker's machine; never sent to Temporal. */
+  privateKeyFile: localPath,
+  /** OpenSSH known_hosts file that pins every host's key. */
+  knownHostsFile: localPath,
+  /** Run remote scripts as root through `sudo -n` (the login user needs passwordless sudo). */
+  sudo: z.boolean().default(false),
+  /** How long to wait for a host to accept the TCP connection and the SSH handshake. */
+  connectTimeout: duration.default('10s'),
+});
+
+export const repositorySchema = z.strictObject({
+  /** Repository id in /etc/yum.repos.d/<id>.repo. */
+  id: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a yum repository id (letters, digits, . _ -)'),
+  /** Human-readable name shown by yum. */
+  name: z.string().regex(/^[^\n\r$`\\]+$/, 'must be one line without $, ` or \\'),
+  /** Where the packages are: http(s):// or file:// (air-gapped mirrors). */
+  baseurl: z.string().regex(/^(https?|file):\/\/[A-Za-z0-9._~:\/?#@!&'()*+,;=%-]+$/, 'must be an http://, https:// or file:// URL'),
+  /** Whether yum checks package signatures. */
+  gpgcheck: z.boolean().default(true),
+});
+
+export const etcdSchema = z.strictObject({
+  clientPort: port.default(2379),
+  peerPort: port.default(2380),
+  /** Member data directory; a member with data here is never bootstrapped again. */
+  dataDir: absolutePath.default('/var/lib/etcd/default.etcd'),
+  /** Token that keeps two clusters bootstrapped at once from joining each other. */
+  initialClusterToken: dnsLabel.default('kboot-etcd'),
+});
+
+export const flannelSchema = z.strictObject({
+  /** The pod network flannel hands subnets out of. */
+  network: cidr,
+  /** Prefix length of each node's subnet (its flannel lease). */
+  subnetLen: z.number().int().min(8).max(30).default(24),
+  backend: z.enum(['vxlan', 'host-gw', 'udp']).default('vxlan'),
+  /** Where flannel's network config lives in etcd (`<prefix>/config`). */
+  etcdPrefix: etcdPrefix.default('/kboot.io/network'),
+  /** The etcd API flanneld reads the network config through: v2 for flannel < 0.10, v3 after. */
+  etcdApi: z.enum(['v2', 'v3']).default('v3'),
+});
+
+export const dockerSchema = z.strictObject({
+  /** Docker's data root (`--graph`). */
+  dataRoot: absolutePath.default('/var/lib/docker'),
+  storageDriver: z.enum(['overlay2', 'overlay', 'devicemapper', 'btrfs', 'vfs']).default('overlay2'),
+  /** `--storage-opt` values, such as dm.thinpooldev=/dev/mapper/docker-thinpool. */
+  storageOptions: z.array(z.string().regex(/^[a-z][a-z0-9_.]*=[A-Za-z0-9._\/:-]+$/, 'must be key=value such as dm.thinpooldev=/dev/mapper/docker-thinpool')).default([]),
+});
+
+export const kubernetesSchema = z.strictObject({
+  /** The API server's insecure port that nodes and kboot use. */
+  apiPort: port.default(8080),
+  /** Virtual IP range for services; must not overlap the flannel network. */
+  serviceClusterIpRange: cidr.default('10.254.0.0/16'),
+  /** Admission plugins, in order. */
+  admissionControl: z.array(admissionPlugin).default(['NamespaceLifecycle', 'NamespaceExists', 'LimitRanger', 'ResourceQuota']),
+});
+
+export const rolloutSchema = z.strictObject({
+  /** How many hosts run steps at the same time. */
+  parallelism: z.number().int().min(1).max(1000).default(10),
+});
+
+export const clusterSpecSchema = z.strictObject({
+  /** Cluster name: the rollout's workflow id is `kboot-<name>`. */
+  name: dnsLabel,
+  ssh: sshSchema,
+  hosts: z.array(hostSchema).min(1, 'must list at least one host'),
+  packages: z.strictObject({ repository: repositorySchema }),
+  etcd: etcdSchema.prefault({}),
+  flannel: flannelSchema,
+  docker: dockerSchema.prefault({}),
+  kubernetes: kubernetesSchema.prefault({}),
+  rollout: rolloutSchema.prefault({}),
+});
+
+export type Role = z.infer<typeof roleSchema>;
+export type HostSpec = z.infer<typeof hostSchema>;
+export type ClusterSpec = z.infer<typeof clusterSpecSchema>;

@@ -1,0 +1,34 @@
+/**
+ * The kboot worker: runs rollout workflows and their SSH activities. Run one per machine that can
+ * reach the fleet; more workers on the same task queue share the load.
+ */
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { SshPool } from '../activities/ssh/index.js';
+import { temporalSettings } from '../client/settings.js';
+
+export interface WorkerOptions {
+  /** Activities (host steps) this worker runs at once. */
+  maxConcurrentActivities?: number;
+}
+
+export async function runWorker(options: WorkerOptions = {}): Promise<void> {
+  const settings = temporalSettings();
+  const connection = await NativeConnection.connect({ address: settings.address });
+  const pool = new SshPool();
+  const worker = await Worker.create({
+    connection,
+    namespace: settings.namespace,
+    taskQueue: settings.taskQueue,
+    workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)),
+    activities: createActivities(pool),
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
+  });
+  try {
+    await worker.run();
+  } finally {
+    await pool.close();
+    await connection.close();
+  }
+}

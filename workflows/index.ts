@@ -1,0 +1,3 @@
+/** Workflow entry points registered by the worker. */
+export { rolloutWorkflow } from './rollout.js';
+export { hostRunWorkflow } from './host-run.js';

@@ -1,0 +1,290 @@
+/**
+ * One cluster rollout. Reads like the plan: each host runs its steps up to the next gate in a child
+ * workflow; gates (etcd quorum, flannel network, control plane, cluster ready) open once every host
+ * step they need has succeeded and their own check passes. A failed host parks; what does not
+ * depend on it goes on, and the rollout then waits for the operator to retry, skip or abort.
+ *
+ * History bound: every host run costs this workflow about 4 events and every gate about 6, so the
+ * workflow continues as new once its history passes CONTINUE_AS_NEW_EVENTS, after letting its
+ * running children finish. No run of it exceeds that bound plus 4 events per running child.
+ */
+import {
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+  allHandlersFinished,
+} from '@temporalio/workflow';
+import type { KbootActivities } from '../activities/contract.js';
+import { buildPlan, GATE_IDS, type GateId, gateHost, GATES, type StepId, stepGates, stepPhase } from '../plan/index.js';
+import {
+  abortUpdate,
+  type GateState,
+  type HostRunResult,
+  hostRunWorkflowId,
+  type HostState,
+  type OperatorAnswer,
+  progressQuery,
+  retryUpdate,
+  type RolloutInput,
+  type RolloutResult,
+  type RolloutState,
+  searchAttributes,
+  skipUpdate,
+} from './definitions.js';
+import { failureMessage, hostRunWorkflow } from './host-run.js';
+
+/** Past this many history events the rollout drains its running children and continues as new. */
+export const CONTINUE_AS_NEW_EVENTS = 8000;
+
+const { checkGate } = proxyActivities<KbootActivities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  // Gates wait for a cluster to converge (members joining, nodes registering), so they retry for
+  // longer than a host step before parking.
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 1.5, maximumInterval: '15 seconds', maximumAttempts: 12 },
+});
+
+/** A host's steps cut at every step that waits for a gate: each piece runs as one child workflow. */
+export function splitIntoRuns(steps: StepId[]): StepId[][] {
+  const runs: StepId[][] = [];
+  for (const step of steps) {
+    if (runs.length === 0 || stepGates(step).length > 0) runs.push([]);
+    runs[runs.length - 1].push(step);
+  }
+  return runs;
+}
+
+function newState(input: RolloutInput): RolloutState {
+  const plan = buildPlan(input.spec);
+  const hosts: Record<string, HostState> = {};
+  for (const [host, steps] of Object.entries(plan.hostSteps)) {
+    hosts[host] = { status: 'pending', steps: Object.fromEntries(steps.map((step) => [step, { status: 'pending' }])) };
+  }
+  const gates: Partial<Record<GateId, GateState>> = {};
+  for (const task of plan.tasks) {
+    if (task.ref.kind === 'gate') gates[task.ref.gate] = { status: 'pending', runsOn: task.runsOn ?? '' };
+  }
+  return { phase: 'running', startedAt: Date.now(), hosts, gates, generation: 0 };
+}
+
+export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResult> {
+  const { spec } = input;
+  const plan = buildPlan(spec);
+  const state: RolloutState = input.carried ? { ...input.carried, generation: input.carried.generation + 1 } : newState(input);
+  const hostRuns = Object.fromEntries(Object.entries(plan.hostSteps).map(([host, steps]) => [host, splitIntoRuns(steps)]));
+  const gateNeeds = Object.fromEntries(plan.tasks.filter((task) => task.ref.kind === 'gate').map((task) => [task.id.slice('gate:'.length), task.needs]));
+  let running = 0;
+  let draining = false;
+  let changed = 0;
+
+  setHandler(progressQuery, () => state);
+
+  const stepSatisfied = (host: string, step: StepId): boolean => {
+    const status = state.hosts[host]?.steps[step]?.status;
+    return status === 'done' || status === 'skipped';
+  };
+  const taskSatisfied = (taskId: string): boolean => {
+    if (taskId.startsWith('gate:')) return state.gates[taskId.slice('gate:'.length) as GateId]?.status === 'open';
+    const [step, host] = taskId.split('@');
+    return stepSatisfied(host, step as StepId);
+  };
+
+  /** The next run of a host's steps, when its host is idle and the gates it waits for are open. */
+  const nextRun = (host: string): StepId[] | undefined => {
+    const hostState = state.hosts[host];
+    if (hostState.status !== 'pending' && hostState.status !== 'waiting') return undefined;
+    const run = hostRuns[host].find((steps) => steps.some((step) => !stepSatisfied(host, step)));
+    if (!run) return undefined;
+    const gatesOpen = stepGates(run[0]).every((gate) => state.gates[gate]?.status === 'open');
+    if (!gatesOpen) {
+      hostState.status = 'waiting';
+      return undefined;
+    }
+    return run.filter((step) => !stepSatisfied(host, step));
+  };
+
+  const failedHostCount = (): number => Object.values(state.hosts).filter((host) => host.status === 'failed').length;
+
+  const publish = (): void => {
+    const activePhases = new Set<string>();
+    for (const hostState of Object.values(state.hosts)) {
+      for (const [step, stepState] of Object.entries(hostState.steps)) {
+        if (stepState?.status === 'running') activePhases.add(stepPhase(step as StepId));
+      }
+    }
+    const phase = state.phase === 'running' ? [...activePhases][0] ?? 'running' : state.phase;
+    upsertSearchAttributes([
+      { key: searchAttributes.phase, value: phase },
+      { key: searchAttributes.failedHosts, value: failedHostCount() },
+    ]);
+  };
+
+  const startHostRun = async (host: string, steps: StepId[]): Promise<void> => {
+    const hostState = state.hosts[host];
+    hostState.status = 'running';
+    hostState.failure = undefined;
+    for (const step of steps) hostState.steps[step] = { status: 'running', startedAt: Date.now() };
+    running++;
+    const handle = await startChild(hostRunWorkflow, {
+      workflowId: hostRunWorkflowId(spec.name, host, steps[0]),
+      args: [{ cluster: spec.name, host, steps, spec, kbootVersion: input.kbootVersion }],
+      staticSummary: `${host}: ${steps.join(', ')}`,
+      // The child's result comes back through this run; if this run continues as new while the
+      // child still runs, it drains first, so abandoning is never needed.
+      parentClosePolicy: ParentClosePolicy.TERMINATE,
+    });
+    handle
+      .result()
+      .then((result: HostRunResult) => {
+        Object.assign(hostState.steps, result.steps);
+        if (result.failed) {
+          hostState.status = 'failed';
+          hostState.failure = { ...result.failed, at: Date.now() };
+        } else {
+          hostState.status = hostRuns[host].flat().every((step) => stepSatisfied(host, step)) ? 'done' : 'pending';
+        }
+      })
+      .catch((error: unknown) => {
+        const step = steps.find((candidate) => !stepSatisfied(host, candidate)) ?? steps[0];
+        hostState.status = 'failed';
+        hostState.failure = { step, error: `host run ended: ${failureMessage(error)}`, at: Date.now() };
+        hostState.steps[step] = { ...hostState.steps[step], status: 'failed', error: hostState.failure.error };
+      })
+      .finally(() => {
+        for (const step of steps) if (hostState.steps[step]?.status === 'running') hostState.steps[step] = { status: 'pending' };
+        running--;
+        changed++;
+      });
+  };
+
+  const startGate = (gate: GateId): void => {
+    const gateState = state.gates[gate] as GateState;
+    gateState.status = 'running';
+    gateState.startedAt = Date.now();
+    gateState.error = undefined;
+    running++;
+    checkGate
+      .executeWithOptions({ summary: `${gateState.runsOn}: ${GATES[gate].title}` }, [{ gate, spec, host: gateHost(spec, gate).name }])
+      .then(() => {
+        gateState.status = 'open';
+      })
+      .catch((error: unknown) => {
+        gateState.status = 'failed';
+        gateState.error = failureMessage(error);
+      })
+      .finally(() => {
+        gateState.finishedAt = Date.now();
+        running--;
+        changed++;
+      });
+  };
+
+  const findTarget = (target: string): { host?: HostState; gate?: GateState } => {
+    const gateName = target.startsWith('gate:') ? target.slice('gate:'.length) : target;
+    if ((GATE_IDS as readonly string[]).includes(gateName)) return { gate: state.gates[gateName as GateId] };
+    return { host: state.hosts[target] };
+  };
+
+  const answer = (accepted: boolean, message: string): OperatorAnswer => {
+    changed++;
+    return { accepted, message };
+  };
+
+  setHandler(retryUpdate, (target: string): OperatorAnswer => {
+    if (state.phase === 'aborted' || state.phase === 'succeeded') return answer(false, `rollout ${spec.name} is ${state.phase}`);
+    const { host, gate } = findTarget(target);
+    if (gate) {
+      if (gate.status !== 'failed') return answer(false, `gate ${target} is ${gate.status}, not failed`);
+      gate.status = 'pending';
+      return answer(true, `gate ${target} will be checked again`);
+    }
+    if (!host) return answer(false, `host ${target} is not in cluster ${spec.name}`);
+    if (host.status !== 'failed') return answer(false, `host ${target} is ${host.status}, not failed`);
+    const step = host.failure?.step;
+    host.status = 'pending';
+    if (step) host.steps[step] = { status: 'pending' };
+    return answer(true, `host ${target} resumes at step ${step}`);
+  });
+
+  setHandler(skipUpdate, (target: string): OperatorAnswer => {
+    if (state.phase === 'aborted' || state.phase === 'succeeded') return answer(false, `rollout ${spec.name} is ${state.phase}`);
+    const { host, gate } = findTarget(target);
+    if (gate) return answer(false, `gate ${target} cannot be skipped: hosts after it rely on what it checks`);
+    if (!host) return answer(false, `host ${target} is not in cluster ${spec.name}`);
+    if (host.status !== 'failed') return answer(false, `host ${target} is ${host.status}; only a failed host can be skipped`);
+    host.status = 'skipped';
+    for (const [step, stepState] of Object.entries(host.steps)) {
+      if (stepState?.status !== 'done') host.steps[step as StepId] = { ...stepState, status: 'skipped' };
+    }
+    return answer(true, `host ${target} skipped: its remaining steps will not run`);
+  });
+
+  setHandler(abortUpdate, (reason: string): OperatorAnswer => {
+    if (state.phase === 'aborted' || state.phase === 'succeeded') return answer(false, `rollout ${spec.name} is already ${state.phase}`);
+    state.phase = 'aborted';
+    state.abortReason = reason || 'aborted by the operator';
+    return answer(true, `rollout ${spec.name} aborts once its running steps finish`);
+  });
+
+  const allDone = (): boolean =>
+    Object.values(state.hosts).every((host) => host.status === 'done' || host.status === 'skipped') &&
+    Object.values(state.gates).every((gate) => gate?.status === 'open');
+
+  publish();
+  while (true) {
+    if (state.phase !== 'aborted') {
+      if (!draining && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > CONTINUE_AS_NEW_EVENTS)) draining = true;
+      if (!draining) {
+        for (const gate of Object.keys(state.gates) as GateId[]) {
+          if (state.gates[gate]?.status === 'pending' && gateNeeds[gate].every(taskSatisfied)) startGate(gate);
+        }
+        for (const host of Object.keys(state.hosts)) {
+          if (running >= spec.rollout.parallelism) break;
+          const steps = nextRun(host);
+          if (steps && steps.length > 0) await startHostRun(host, steps);
+        }
+      }
+      const failed = failedHostCount() > 0 || Object.values(state.gates).some((gate) => gate?.status === 'failed');
+      state.phase = running === 0 && failed && !allDone() ? 'waiting-for-operator' : 'running';
+    }
+    publish();
+
+    if (running === 0) {
+      if (state.phase === 'aborted') break;
+      if (allDone()) {
+        state.phase = 'succeeded';
+        break;
+      }
+      if (draining) {
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof rolloutWorkflow>({ ...input, carried: state });
+      }
+    }
+    const seen = changed;
+    await condition(() => changed !== seen);
+  }
+
+  state.finishedAt = Date.now();
+  publish();
+  await condition(allHandlersFinished);
+  const result = summarize(state);
+  if (state.phase === 'aborted') throw ApplicationFailure.nonRetryable(`rollout ${spec.name} aborted: ${state.abortReason}`, 'RolloutAborted', result);
+  return result;
+}
+
+function summarize(state: RolloutState): RolloutResult {
+  const counts = { applied: 0, skipped: 0, repaired: 0, failed: 0 };
+  for (const host of Object.values(state.hosts)) {
+    for (const step of Object.values(host.steps)) {
+      if (step?.status === 'failed') counts.failed++;
+      else if (step?.outcome) counts[step.outcome]++;
+    }
+  }
+  return { phase: state.phase, hosts: state.hosts, gates: state.gates, counts };
+}
