@@ -1,0 +1,148 @@
+#!/bin/bash
+# Boot of one kboot sandbox host. The fleet runs it as
+#   ip netns exec kb-<fleet>-<host> unshare --pid --fork --mount --uts --propagation private --mount-proc \
+#     /bin/bash <root>/<fleet>/host-boot.sh <host dir>
+# so it starts as PID 1 of the host's own PID, mount and UTS namespaces, inside the host's network
+# namespace (already wired by the fleet). It gives the host a private disk and private /etc, /usr,
+# /var, /root, /home, /opt, /tmp (overlays over the machine's own directories) and /run, creates the
+# users and the sshd configuration a kboot target host has, then execs the init: the systemd stand-in,
+# which starts sshd.service, or sshd itself while the stand-in is not built.
+#
+# <host dir>/boot.env sets HOST_NAME, HOST_ADDRESS, SANDBOX_ROOT, DISK_MIB, FLEET_PUBLIC_KEY,
+# STANDIN_BIN_DIR and INIT_MODE (systemd or sshd). The fleet waits for <host dir>/hostkeys/ready.
+set -euo pipefail
+
+host_dir=$1
+# shellcheck source=/dev/null
+. "$host_dir/boot.env"
+
+log() { echo "host-boot $HOST_NAME: $*"; }
+
+# The disk is a size-limited tmpfs, so filling a host's disk (a fault the fleet injects) cannot fill the
+# machine's disk, and everything the host wrote is gone when its mount namespace ends.
+disk=$host_dir/disk
+mkdir -p "$disk"
+mount -t tmpfs -o "size=${DISK_MIB}m,mode=0755" kboot-disk "$disk"
+
+for dir in etc usr var root home opt tmp; do
+  mkdir -p "$disk/$dir/upper" "$disk/$dir/work"
+  # The merged directory takes its owner and mode from the upper dir, and /tmp must stay 1777.
+  chmod --reference="/$dir" "$disk/$dir/upper"
+  chown --reference="/$dir" "$disk/$dir/upper"
+  mount -t overlay overlay -o "lowerdir=/$dir,upperdir=$disk/$dir/upper,workdir=$disk/$dir/work" "/$dir"
+done
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mkdir -p /run/lock /run/sshd
+log "mounted overlays on /etc /usr /var /root /home /opt /tmp, tmpfs on /run (disk ${DISK_MIB} MiB)"
+
+hostname "$HOST_NAME"
+echo "$HOST_NAME" >/etc/hostname
+cat >/etc/hosts <<EOF
+127.0.0.1   localhost localhost.localdomain
+::1         localhost localhost.localdomain
+$HOST_ADDRESS $HOST_NAME
+EOF
+# The host has no name server. glibc's default (127.0.0.1) fails at once, where the machine's own
+# name server would be reached only through a route the host does not have, and time out.
+cat >/etc/resolv.conf <<EOF
+# kboot sandbox host: no name server; names resolve through /etc/hosts only.
+EOF
+rm -f /etc/machine-id
+od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >/etc/machine-id
+echo >>/etc/machine-id
+
+# Users: root, and kboot with passwordless sudo. '*' disables password login without locking the
+# account, because sshd rejects public keys for locked ('!') accounts when PAM is off.
+if ! getent passwd kboot >/dev/null; then
+  useradd --create-home --shell /bin/bash kboot
+fi
+usermod --password '*' kboot
+mkdir -p /etc/sudoers.d
+echo 'kboot ALL=(ALL) NOPASSWD: ALL' >/etc/sudoers.d/kboot
+chmod 0440 /etc/sudoers.d/kboot
+
+mkdir -p /etc/ssh/authorized_keys
+chmod 0755 /etc/ssh/authorized_keys
+for user in root kboot; do
+  echo "$FLEET_PUBLIC_KEY" >"/etc/ssh/authorized_keys/$user"
+  chmod 0644 "/etc/ssh/authorized_keys/$user"
+done
+
+# Fresh host keys: the machine's own are in the lower /etc and must not be shared by every host.
+# ed25519 and ecdsa only, because RSA key generation for 50 hosts would take minutes on 2 cores.
+rm -f /etc/ssh/ssh_host_*
+ssh-keygen -q -t ed25519 -N '' -C "root@$HOST_NAME" -f /etc/ssh/ssh_host_ed25519_key
+ssh-keygen -q -t ecdsa -b 256 -N '' -C "root@$HOST_NAME" -f /etc/ssh/ssh_host_ecdsa_key
+
+rm -rf /etc/ssh/sshd_config.d
+cat >/etc/ssh/sshd_config <<EOF
+# sshd configuration of kboot sandbox host $HOST_NAME, written by the fleet at boot.
+ListenAddress $HOST_ADDRESS:22
+HostKey /etc/ssh/ssh_host_ed25519_key
+HostKey /etc/ssh/ssh_host_ecdsa_key
+AuthorizedKeysFile /etc/ssh/authorized_keys/%u
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PidFile /run/sshd.pid
+# A rollout opens many connections and sessions at once.
+MaxStartups 200:30:400
+MaxSessions 100
+PrintMotd no
+AcceptEnv LANG LC_*
+Subsystem sftp /usr/lib/openssh/sftp-server
+EOF
+
+mkdir -p /etc/systemd/system/multi-user.target.wants /var/log/kboot-sandbox
+cat >/etc/systemd/system/sshd.service <<'EOF'
+# sshd of a kboot sandbox host, written by the fleet at boot (real OpenSSH from the machine).
+[Unit]
+Description=OpenSSH server daemon
+After=network.target
+
+[Service]
+Type=simple
+ExecStartPre=/bin/mkdir -p /run/sshd
+ExecStart=/usr/sbin/sshd -D -e
+Restart=on-failure
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+EOF
+ln -sf /etc/systemd/system/sshd.service /etc/systemd/system/multi-user.target.wants/sshd.service
+
+# A CentOS host has systemctl, yum and rpm before any package is installed; here they are the
+# stand-ins (the machine's /usr/bin/systemctl is real systemd's and cannot talk to the stand-in).
+for tool in systemctl yum rpm; do
+  if [ -e "$STANDIN_BIN_DIR/$tool" ]; then
+    ln -sf "$STANDIN_BIN_DIR/$tool" "/usr/bin/$tool"
+  fi
+done
+
+# Publish the host keys to the fleet (which writes known_hosts from them), then hide the sandbox root:
+# a host must not see the fleet's private key or other hosts' state.
+mkdir -p "$host_dir/hostkeys"
+cp /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub "$host_dir/hostkeys/"
+touch "$host_dir/hostkeys/ready"
+mount -t tmpfs -o size=1m,mode=0755,ro kboot-hidden "$SANDBOX_ROOT"
+
+cd /
+case "$INIT_MODE" in
+  systemd)
+    log "exec $STANDIN_BIN_DIR/systemd"
+    exec "$STANDIN_BIN_DIR/systemd"
+    ;;
+  sshd)
+    # NOTE: interim boot while the systemd stand-in is not built: sshd is PID 1 and reaps orphans.
+    log "exec /usr/sbin/sshd -D -e (no systemd stand-in)"
+    exec /usr/sbin/sshd -D -e
+    ;;
+  *)
+    log "invalid INIT_MODE '$INIT_MODE': use systemd or sshd"
+    exit 1
+    ;;
+esac
