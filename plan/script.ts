@@ -24,6 +24,8 @@ export interface ScriptOptions {
   kbootVersion: string;
   /** Ignore the marker and apply (the step's checks still skip what is in place). */
   force?: boolean;
+  /** Marker folder on the host; MARKER_DIR unless a test puts it elsewhere. */
+  markerDir?: string;
 }
 
 const PRELUDE = `set -uo pipefail
@@ -125,7 +127,8 @@ function markerJson(rendering: StepRendering, options: ScriptOptions): string {
 
 /** The whole step as one script; exits non-zero with `kboot: failed ...` on stderr when it fails. */
 export function stepScript(rendering: StepRendering, options: ScriptOptions): string {
-  const marker = markerPath(rendering.step);
+  const markerDir = options.markerDir ?? MARKER_DIR;
+  const marker = `${markerDir}/${rendering.step}.json`;
   const unitFiles = rendering.files.filter((file) => file.path.startsWith('/etc/systemd/')).map((file) => quote(file.path));
   const parts = [
     PRELUDE,
@@ -152,7 +155,7 @@ fi`,
     ),
     ...rendering.units.map(unitCommand),
     probesWait(rendering.verify),
-    `mkdir -p ${quote(MARKER_DIR)} && printf '%s\\n' ${quote(markerJson(rendering, options))} > "$marker.tmp" && mv -f "$marker.tmp" "$marker" || kboot_fail "write checkpoint marker $marker"`,
+    `mkdir -p ${quote(markerDir)} && printf '%s\\n' ${quote(markerJson(rendering, options))} > "$marker.tmp" && mv -f "$marker.tmp" "$marker" || kboot_fail "write checkpoint marker $marker"`,
     'echo "kboot: result $outcome"',
   ];
   return parts.filter((part) => part !== '').join('\n') + '\n';

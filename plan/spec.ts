@@ -22,17 +22,20 @@ const absolutePath = z
 /** A path on the operator's machine (key files); relative paths resolve against the spec's folder. */
 const localPath = z.string().min(1).regex(/^[^\0\n]+$/, 'must be a single-line path');
 
-const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, 'must be an IPv4 address');
 
-const hostAddress = z.union([
-  ipv4,
-  z.string().regex(/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, 'must be an IPv4 address or a DNS name'),
-]);
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+
+// A name whose last label is all digits is a mistyped address, never a DNS name (RFC 3696).
+const hostAddress = z
+  .string()
+  .refine((value) => IPV4.test(value) || (DNS_NAME.test(value) && !/(^|\.)\d+$/.test(value)), 'must be an IPv4 address or a DNS name');
 
 const cidr = z
   .string()
   .regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, 'must be an IPv4 CIDR such as 10.244.0.0/16')
-  .refine((value) => ipv4.safeParse(value.split('/')[0]).success, 'must have a valid IPv4 address before the "/"');
+  .refine((value) => IPV4.test(value.split('/')[0]), 'must have a valid IPv4 address before the "/"');
 
 const port = z.number().int().min(1).max(65535);
 
