@@ -221,6 +221,11 @@ function readStdin(): Promise<Buffer> {
 }
 
 async function main(): Promise<void> {
+  // A reader that closes early (status | head) is not an error of this command.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (error) {

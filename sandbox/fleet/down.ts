@@ -8,9 +8,9 @@ import * as fs from 'node:fs';
 import { runningInitPid } from './boot.js';
 import { readFleetRecord, type FleetRecord } from './layout.js';
 import { withFleetLock } from './lock.js';
-import { deleteLink, deleteNetns, listNetns, netnsPids } from './network.js';
+import { deleteLink, deleteNetns, fleetBridges, linkAlias, linkExists, listNetns, netnsPids } from './network.js';
 import { bridgeName, fleetDir, resolveSandboxRoot, validateFleetName, vethName } from './names.js';
-import { mapSettledWithLimit, run, sleep } from './run.js';
+import { mapSettledWithLimit, pollUntil, run, sleep } from './run.js';
 
 export interface DownOptions {
   root?: string;
@@ -69,23 +69,41 @@ export async function removeFleet(root: string, name: string, log: (line: string
   if (netnsList.length > 0) log(`${name}: removed ${netnsList.length - failures.length} host namespaces`);
 
   let removedBridge = false;
-  if (record !== undefined) {
-    try {
-      for (const veth of fleetVeths(record.index)) await deleteLink(veth);
-      const bridge = bridgeName(record.index);
-      removedBridge = fs.existsSync(`/sys/class/net/${bridge}`);
-      await deleteLink(bridge);
-    } catch (error) {
-      failures.push(`links of index ${record.index}: ${(error as Error).message}`);
+  try {
+    const bridges = new Set(fleetBridges(name));
+    // A bridge without an alias is one that up created and crashed before naming; one with another
+    // fleet's alias is not ours even if the record says so.
+    if (record !== undefined && linkExists(bridgeName(record.index)) && linkAlias(bridgeName(record.index)) === '') {
+      bridges.add(bridgeName(record.index));
     }
+    const indexes = [...bridges].map((bridge) => Number.parseInt(bridge.slice('kbbr'.length), 10));
+    for (const index of indexes) {
+      for (const veth of fleetVeths(index)) await deleteLink(veth);
+    }
+    for (const bridge of bridges) {
+      await deleteLink(bridge);
+      removedBridge = true;
+    }
+    // The kernel destroys the veths of deleted namespaces in the background; wait for that, so that
+    // after down nothing of the fleet is left and an up right after finds free names.
+    const gone = await pollUntil(() => (indexes.every((index) => fleetVeths(index).length === 0) ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    if (!gone) failures.push(`veths ${indexes.flatMap(fleetVeths).join(' ')} still exist after 10 s`);
+  } catch (error) {
+    failures.push(`links: ${(error as Error).message}`);
   }
 
+  // The record is what the next down relies on, so the state directory goes only after the rest.
   const dir = fleetDir(root, name);
-  try {
-    await unmountUnder(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-  } catch (error) {
-    failures.push(`${dir}: ${(error as Error).message}`);
+  if (failures.length === 0) {
+    try {
+      await unmountUnder(dir);
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      failures.push(`${dir}: ${(error as Error).message}`);
+    }
   }
 
   if (failures.length > 0) {

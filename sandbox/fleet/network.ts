@@ -12,7 +12,7 @@ import {
   netnsName,
   vethName,
 } from './names.js';
-import { run, runChecked } from './run.js';
+import { CommandFailedError, run, runChecked } from './run.js';
 
 const IP_TIMEOUT_MS = 15_000;
 
@@ -34,19 +34,45 @@ export async function listNetns(): Promise<string[]> {
  * the bridge so that a host's packets for any address outside the fleet end in the root namespace
  * instead of leaving the machine.
  */
-export async function ensureBridge(index: number): Promise<void> {
+export async function ensureBridge(fleet: string, index: number): Promise<void> {
   const bridge = bridgeName(index);
   if (!linkExists(bridge)) {
     await runChecked(['ip', 'link', 'add', bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'], {
       timeoutMs: IP_TIMEOUT_MS,
     });
   }
+  // The alias names the owning fleet, so down finds the bridge even when the fleet record is lost.
+  await runChecked(['ip', 'link', 'set', bridge, 'alias', bridgeAlias(fleet)], { timeoutMs: IP_TIMEOUT_MS });
   await runChecked(['ip', 'addr', 'replace', `${bridgeAddress(index)}/${PREFIX_LENGTH}`, 'dev', bridge], {
     timeoutMs: IP_TIMEOUT_MS,
   });
   // NOTE: writing net.ipv4.ip_forward=1 later resets this per-interface value to 1 as well.
   fs.writeFileSync(`/proc/sys/net/ipv4/conf/${bridge}/forwarding`, '0\n');
   await runChecked(['ip', 'link', 'set', bridge, 'up'], { timeoutMs: IP_TIMEOUT_MS });
+}
+
+export function bridgeAlias(fleet: string): string {
+  return `kboot-sandbox fleet ${fleet}`;
+}
+
+/** Returns a link's alias, or '' when it has none or does not exist. */
+export function linkAlias(name: string): string {
+  try {
+    return fs.readFileSync(`/sys/class/net/${name}/ifalias`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Returns the bridges whose alias names `fleet` as their owner. */
+export function fleetBridges(fleet: string): string[] {
+  let links: string[];
+  try {
+    links = fs.readdirSync('/sys/class/net').filter((link) => /^kbbr[0-9]+$/.test(link));
+  } catch {
+    return [];
+  }
+  return links.filter((link) => linkAlias(link) === bridgeAlias(fleet));
 }
 
 export interface HostLink {
@@ -97,7 +123,10 @@ export function hostLinkState(index: number, number: number): 'up' | 'down' | 'm
 /** Deletes a link if it exists; deleting one end of a veth pair deletes both. */
 export async function deleteLink(name: string): Promise<void> {
   if (!linkExists(name)) return;
-  await runChecked(['ip', 'link', 'delete', name], { timeoutMs: IP_TIMEOUT_MS });
+  const result = await run(['ip', 'link', 'delete', name], { timeoutMs: IP_TIMEOUT_MS });
+  // The kernel removes a veth asynchronously once its peer's namespace is gone, so the link may vanish
+  // between the check and the delete.
+  if (result.exitCode !== 0 && linkExists(name)) throw new CommandFailedError(['ip', 'link', 'delete', name], result);
 }
 
 export async function deleteNetns(name: string): Promise<void> {

@@ -158,7 +158,7 @@ async function createFleet(root: string, options: UpOptions, log: (line: string)
   );
   const fleetPublicKey = fs.readFileSync(`${files.privateKeyFile}.pub`, 'utf8');
   installBootScript(root, name, path.join(repoRoot, 'sandbox', 'fleet', 'host-boot.sh'));
-  await ensureBridge(index);
+  await ensureBridge(name, index);
 
   const hostTimeoutMs = options.hostTimeoutMs ?? DEFAULT_HOST_TIMEOUT_MS;
   const started = Date.now();
