@@ -2,11 +2,13 @@
  * The kboot worker: runs rollout workflows and their SSH activities. Run one per machine that can
  * reach the fleet; more workers on the same task queue share the load.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { SshPool } from '../activities/ssh/index.js';
 import { temporalSettings } from '../client/settings.js';
+import { WORKFLOW_BUNDLE } from './bundle.js';
 
 export interface WorkerOptions {
   /** Activities (host steps) this worker runs at once. */
@@ -21,7 +23,10 @@ export async function runWorker(options: WorkerOptions = {}): Promise<void> {
     connection,
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
-    workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)),
+    // The build writes the bundle; without it (a worker run from a partial build) bundle now.
+    ...(existsSync(WORKFLOW_BUNDLE)
+      ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
+      : { workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)) }),
     activities: createActivities(pool),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
   });
