@@ -9,7 +9,8 @@
 # which starts sshd.service, or sshd itself while the stand-in is not built.
 #
 # <host dir>/boot.env sets HOST_NAME, HOST_ADDRESS, SANDBOX_ROOT, DISK_MIB, FLEET_PUBLIC_KEY,
-# STANDIN_BIN_DIR and INIT_MODE (systemd or sshd). The fleet waits for <host dir>/hostkeys/ready.
+# STANDIN_BIN_DIR and INIT_MODE (systemd or sshd). The systemd stand-in links systemctl, yum and rpm
+# into the host's /usr/bin itself when it starts. The fleet waits for <host dir>/hostkeys/ready.
 set -euo pipefail
 
 host_dir=$1
@@ -114,14 +115,6 @@ RestartSec=1
 WantedBy=multi-user.target
 EOF
 ln -sf /etc/systemd/system/sshd.service /etc/systemd/system/multi-user.target.wants/sshd.service
-
-# A CentOS host has systemctl, yum and rpm before any package is installed; here they are the
-# stand-ins (the machine's /usr/bin/systemctl is real systemd's and cannot talk to the stand-in).
-for tool in systemctl yum rpm; do
-  if [ -e "$STANDIN_BIN_DIR/$tool" ]; then
-    ln -sf "$STANDIN_BIN_DIR/$tool" "/usr/bin/$tool"
-  fi
-done
 
 # Publish the host keys to the fleet (which writes known_hosts from them), then hide the sandbox root:
 # a host must not see the fleet's private key or other hosts' state.

@@ -59,6 +59,9 @@ export function defaultEnv(): NodeJS.ProcessEnv {
 /**
  * Runs `argv` without a shell and resolves with its exit status and output; never rejects for a
  * non-zero exit. The command gets its own process group so a timeout kills everything it started.
+ * As with an SSH session, the call ends when the command's stdout and stderr close: a background
+ * process that keeps them open holds the call until the timeout, while one that redirects them
+ * (a daemon) keeps running after the call.
  */
 export function run(argv: string[], options: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
@@ -109,9 +112,6 @@ export function run(argv: string[], options: RunOptions): Promise<RunResult> {
       clearTimeout(timer);
       reject(new Error(`run ${file}: ${error.message}`));
     });
-    // A background child that keeps the pipes open would hold 'close' back until the timeout, so the
-    // rest of the process group is killed as soon as the command itself exits.
-    child.on('exit', killGroup);
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer);
       resolve({
