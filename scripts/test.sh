@@ -57,12 +57,25 @@ export KBOOT_UI_URL="http://127.0.0.1:$((temporal_port + 1000))"
 jest_seconds=$((budget - SECONDS - 60))
 ((jest_seconds > 60)) || kboot_die "set-up took ${SECONDS}s of the ${budget}s budget; no time left for the tests"
 
-# --foreground keeps jest in this terminal's process group so Ctrl-C reaches it.
-set +e
-timeout --foreground --kill-after=30s "${jest_seconds}s" \
-  npx jest --runInBand --json --outputFile="$report" "$@"
-jest_status=$?
-set -e
+# timeout runs jest in a process group of its own and signals that whole group, so
+# neither npx nor jest nor anything a test spawned outlives the run. Ctrl-C reaches
+# only this shell, which passes it on as SIGTERM through timeout. That is also
+# bounded: timeout sends SIGKILL 30 s after any signal it relays.
+interrupted=0
+timeout --kill-after=30s "${jest_seconds}s" \
+  npx jest --runInBand --json --outputFile="$report" "$@" &
+jest_pid=$!
+trap 'interrupted=130; kill -TERM "$jest_pid" 2>/dev/null || true' INT
+trap 'interrupted=143; kill -TERM "$jest_pid" 2>/dev/null || true' TERM
+jest_status=0
+wait "$jest_pid" || jest_status=$?
+if ((interrupted != 0)); then
+  wait "$jest_pid" || true
+  echo "interrupted; stopping the test run"
+  exit "$interrupted"
+fi
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 if ((jest_status == 124 || jest_status == 137)); then
   echo "jest did not finish within ${jest_seconds}s (exit $jest_status); a test or an open handle hung"
