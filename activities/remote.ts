@@ -31,6 +31,8 @@ export interface RemoteRunOptions {
   timeoutMs: number;
   /** Output to keep per stream for the caller to parse; errors keep MAX_OUTPUT_BYTES at most. */
   maxOutputBytes?: number;
+  /** A failure this returns true for is final: retrying cannot change it. */
+  isFinal?: (result: RemoteResult) => boolean;
 }
 
 /** Runs `script`; resolves only on exit code 0, otherwise throws a retryable ApplicationFailure. */
@@ -54,6 +56,7 @@ export async function runRemote(pool: SshPool, endpoint: SshEndpoint, script: st
   if (result.exitCode !== 0) {
     throw ApplicationFailure.create({
       type: 'RemoteCommandFailed',
+      nonRetryable: options.isFinal?.(result) ?? false,
       message: `${options.action}: ${exitDescription(result)}: ${failureDetail(result)}`,
       details: [{ exitCode: result.exitCode, signal: result.signal, stdout: result.stdout.slice(-MAX_OUTPUT_BYTES), stderr: result.stderr.slice(-MAX_OUTPUT_BYTES) }],
     });
