@@ -12,7 +12,7 @@ import { MANAGED_HEADER } from './common.js';
 export function packagesFor(host: HostSpec): string[] {
   const names = new Set<string>();
   if (hasRole(host, 'etcd')) names.add('etcd');
-  if (hasRole(host, 'master')) names.add('kubernetes').add('etcd');
+  if (hasRole(host, 'master')) names.add('kubernetes');
   if (hasRole(host, 'node')) names.add('kubernetes').add('flannel').add('docker');
   return [...names].sort();
 }
