@@ -14,6 +14,8 @@ import type { ClusterSpec } from '../plan/spec.js';
 import {
   abortUpdate,
   type OperatorAnswer,
+  pauseUpdate,
+  resumeUpdate,
   retryUpdate,
   rolloutWorkflowId,
   type RolloutInput,
@@ -282,6 +284,22 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('stop a rollout once its running steps finish')
     .action(async (cluster: string, options: { reason: string }) =>
       run(() => operatorRequest(cluster, (client) => client.workflow.getHandle(rolloutWorkflowId(cluster)).executeUpdate(abortUpdate, { args: [options.reason] })))(),
+    );
+
+  program
+    .command('pause')
+    .argument('<cluster>', 'cluster name')
+    .description('hold a rollout: running steps finish, nothing new starts until resume')
+    .action(async (cluster: string) =>
+      run(() => operatorRequest(cluster, (client) => client.workflow.getHandle(rolloutWorkflowId(cluster)).executeUpdate(pauseUpdate)))(),
+    );
+
+  program
+    .command('resume')
+    .argument('<cluster>', 'cluster name')
+    .description('let a paused rollout go on')
+    .action(async (cluster: string) =>
+      run(() => operatorRequest(cluster, (client) => client.workflow.getHandle(rolloutWorkflowId(cluster)).executeUpdate(resumeUpdate)))(),
     );
 
   program

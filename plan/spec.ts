@@ -124,6 +124,13 @@ export const kubernetesSchema = z.strictObject({
 export const rolloutSchema = z.strictObject({
   /** How many hosts run steps at the same time. */
   parallelism: z.number().int().min(1).max(1000).default(10),
+  /**
+   * Failed hosts the rollout tolerates before it aborts, as a count (`2`) or a share of the fleet
+   * (`"10%"`), like Ansible's max_fail_percentage. Within the budget, failed hosts park and wait.
+   */
+  maxFailedHosts: z.union([z.number().int().min(0), z.string().regex(/^(100|[1-9]?\d)%$/, 'must be a count or a percentage such as 10%')]).default('100%'),
+  /** How long a parked rollout waits for the operator before it ends as failed. */
+  operatorTimeout: duration.default('24h'),
 });
 
 export const clusterSpecSchema = z.strictObject({

@@ -60,7 +60,7 @@ export interface GateState {
   error?: string;
 }
 
-export type RolloutPhase = 'running' | 'waiting-for-operator' | 'succeeded' | 'failed' | 'aborted';
+export type RolloutPhase = 'running' | 'paused' | 'waiting-for-operator' | 'succeeded' | 'failed' | 'aborted';
 
 export interface RolloutState {
   phase: RolloutPhase;
@@ -68,7 +68,10 @@ export interface RolloutState {
   finishedAt?: number;
   hosts: Record<string, HostState>;
   gates: Partial<Record<GateId, GateState>>;
+  /** Why the rollout was aborted or failed. */
   abortReason?: string;
+  /** Set by the operator's pause: nothing new starts until resume. */
+  paused?: boolean;
   /** How many runs of this rollout continue-as-new has chained. */
   generation: number;
 }
@@ -95,6 +98,9 @@ export const retryUpdate = defineUpdate<OperatorAnswer, [target: string]>('retry
 export const skipUpdate = defineUpdate<OperatorAnswer, [target: string]>('skip');
 /** Stop the rollout: nothing new starts, running steps finish, the workflow ends as aborted. */
 export const abortUpdate = defineUpdate<OperatorAnswer, [reason: string]>('abort');
+/** Hold the rollout: running steps finish, nothing new starts until resume. */
+export const pauseUpdate = defineUpdate<OperatorAnswer, []>('pause');
+export const resumeUpdate = defineUpdate<OperatorAnswer, []>('resume');
 
 export interface HostRunInput {
   cluster: string;

@@ -29,7 +29,9 @@ import {
   hostRunWorkflowId,
   type HostState,
   type OperatorAnswer,
+  pauseUpdate,
   progressQuery,
+  resumeUpdate,
   retryUpdate,
   type RolloutInput,
   type RolloutResult,
@@ -58,6 +60,13 @@ export function splitIntoRuns(steps: StepId[]): StepId[][] {
     runs[runs.length - 1].push(step);
   }
   return runs;
+}
+
+/** Failed hosts the spec tolerates before the rollout aborts. */
+export function failureBudget(spec: RolloutInput['spec']): number {
+  const { maxFailedHosts } = spec.rollout;
+  if (typeof maxFailedHosts === 'number') return maxFailedHosts;
+  return Math.floor((Number(maxFailedHosts.slice(0, -1)) * spec.hosts.length) / 100);
 }
 
 function newState(input: RolloutInput): RolloutState {
@@ -225,6 +234,19 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     return answer(true, `host ${target} skipped: its remaining steps will not run`);
   });
 
+  setHandler(pauseUpdate, (): OperatorAnswer => {
+    if (state.phase === 'aborted' || state.phase === 'succeeded') return answer(false, `rollout ${spec.name} is ${state.phase}`);
+    if (state.paused) return answer(false, `rollout ${spec.name} is already paused`);
+    state.paused = true;
+    return answer(true, `rollout ${spec.name} paused: running steps finish, nothing new starts until resume`);
+  });
+
+  setHandler(resumeUpdate, (): OperatorAnswer => {
+    if (!state.paused) return answer(false, `rollout ${spec.name} is not paused`);
+    state.paused = false;
+    return answer(true, `rollout ${spec.name} resumed`);
+  });
+
   setHandler(abortUpdate, (reason: string): OperatorAnswer => {
     if (state.phase === 'aborted' || state.phase === 'succeeded') return answer(false, `rollout ${spec.name} is already ${state.phase}`);
     state.phase = 'aborted';
@@ -236,11 +258,16 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     Object.values(state.hosts).every((host) => host.status === 'done' || host.status === 'skipped') &&
     Object.values(state.gates).every((gate) => gate?.status === 'open');
 
+  const budget = failureBudget(spec);
   publish();
   while (true) {
+    if (state.phase !== 'aborted' && failedHostCount() > budget) {
+      state.phase = 'aborted';
+      state.abortReason = `failure budget exceeded: ${failedHostCount()} of ${spec.hosts.length} hosts failed, rollout.maxFailedHosts allows ${budget}`;
+    }
     if (state.phase !== 'aborted') {
       if (!draining && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > CONTINUE_AS_NEW_EVENTS)) draining = true;
-      if (!draining) {
+      if (!draining && !state.paused) {
         for (const gate of Object.keys(state.gates) as GateId[]) {
           if (state.gates[gate]?.status === 'pending' && gateNeeds[gate].every(taskSatisfied)) startGate(gate);
         }
@@ -251,7 +278,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
         }
       }
       const failed = failedHostCount() > 0 || Object.values(state.gates).some((gate) => gate?.status === 'failed');
-      state.phase = running === 0 && failed && !allDone() ? 'waiting-for-operator' : 'running';
+      if (running === 0 && failed && !allDone()) state.phase = 'waiting-for-operator';
+      else state.phase = state.paused ? 'paused' : 'running';
     }
     publish();
 
@@ -267,14 +295,25 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       }
     }
     const seen = changed;
-    await condition(() => changed !== seen);
+    if (state.phase === 'waiting-for-operator') {
+      const answered = await condition(() => changed !== seen, spec.rollout.operatorTimeout);
+      if (!answered) {
+        state.phase = 'failed';
+        state.abortReason = `no operator decision within rollout.operatorTimeout (${spec.rollout.operatorTimeout})`;
+        break;
+      }
+    } else {
+      await condition(() => changed !== seen);
+    }
   }
 
   state.finishedAt = Date.now();
   publish();
   await condition(allHandlersFinished);
   const result = summarize(state);
-  if (state.phase === 'aborted') throw ApplicationFailure.nonRetryable(`rollout ${spec.name} aborted: ${state.abortReason}`, 'RolloutAborted', result);
+  if (state.phase === 'aborted' || state.phase === 'failed') {
+    throw ApplicationFailure.nonRetryable(`rollout ${spec.name} ${state.phase}: ${state.abortReason}`, state.phase === 'aborted' ? 'RolloutAborted' : 'RolloutFailed', result);
+  }
   return result;
 }
 
