@@ -1,12 +1,11 @@
 /**
- * Host boot: starts a host's PID 1 (host-boot.sh, which execs the init) in fresh PID, mount and UTS
+ * Host boot: starts a host's PID 1 (host-boot.sh, which execs the systemd stand-in) in fresh PID, mount and UTS
  * namespaces inside the host's network namespace, and finds that PID 1 from the root namespace.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { InitMode } from './layout.js';
 import { fleetDir, hostDir, netnsName } from './names.js';
 import { defaultEnv, pollUntil } from './run.js';
 
@@ -17,7 +16,6 @@ export interface BootHostInput {
   fleet: string;
   host: string;
   address: string;
-  init: InitMode;
   diskMiB: number;
   fleetPublicKey: string;
   standinBinDir: string;
@@ -63,7 +61,6 @@ export async function bootHost(input: BootHostInput): Promise<number> {
     DISK_MIB: String(input.diskMiB),
     FLEET_PUBLIC_KEY: input.fleetPublicKey.trim(),
     STANDIN_BIN_DIR: input.standinBinDir,
-    INIT_MODE: input.init,
   };
   const envText = Object.entries(env)
     .map(([key, value]) => `${key}=${shellQuote(value)}\n`)

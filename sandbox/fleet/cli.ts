@@ -27,8 +27,6 @@ import { status, type FleetStatus } from './status.js';
 import { up } from './up.js';
 
 const DEFAULT_FLEET = 'sandbox';
-/** The demo fleet always takes index 1 (198.18.1.0/24), so its addresses are the same on every machine. */
-const DEFAULT_FLEET_INDEX = 1;
 
 const logProgress = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -59,7 +57,7 @@ function printStatus(fleet: FleetStatus): void {
     return;
   }
   process.stdout.write(
-    `fleet ${fleet.name}: ${fleet.state}, index ${fleet.index}, init ${fleet.init}, bridge ${fleet.bridgeUp ? 'up' : 'missing'}\n`,
+    `fleet ${fleet.name}: ${fleet.state}, index ${fleet.index}, bridge ${fleet.bridgeUp ? 'up' : 'missing'}\n`,
   );
   const rows = [['HOST', 'ADDRESS', 'ROLES', 'PID1', 'LINK', 'SSH']];
   for (const host of fleet.hosts) {
@@ -87,14 +85,14 @@ function buildProgram(): Command {
   addCommonOptions(program.command('up'))
     .description('create the fleet, wait until every host accepts SSH, and print the path of its cluster spec')
     .option('--hosts <count>', 'number of hosts (host 1 is master, the rest node1..)', parseInteger('--hosts', 1, 240), 4)
-    .option('--index <index>', 'fleet index: bridge kbbr<index>, addresses 198.18.<index>.0/24 (default: 1 for the fleet "sandbox", else the lowest free)', parseInteger('--index', 1, 200))
+    .option('--index <index>', 'fleet index: bridge kbbr<index>, addresses 198.18.<index>.0/24 (default: 1 for the fleet "sandbox", else the lowest free from 2)', parseInteger('--index', 1, 200))
     .option('--disk-mib <size>', "size of each host's disk in MiB", parseInteger('--disk-mib', 64, 65536), 1024)
     .option('--concurrency <count>', 'hosts booted at once', parseInteger('--concurrency', 1, 64), 8)
     .action(async (options: CommonOptions & { hosts: number; index?: number; diskMib: number; concurrency: number }) => {
       const result = await up({
         name: options.name,
         hosts: options.hosts,
-        index: options.index ?? (options.name === DEFAULT_FLEET ? DEFAULT_FLEET_INDEX : undefined),
+        index: options.index,
         root: options.root,
         diskMiB: options.diskMib,
         concurrency: options.concurrency,

@@ -130,23 +130,13 @@ async function clearShaping(context: HostContext): Promise<void> {
 /** Stops the host's sshd.service through the systemd stand-in; existing sessions end as well. */
 export async function stopSshd(fleet: string, host: string, options: FaultOptions = {}): Promise<void> {
   const context = hostContext(fleet, host, options);
-  requireSystemdInit(context, 'stop sshd');
   await hostExecChecked(fleet, host, ['systemctl', 'stop', 'sshd.service'], { timeoutMs: HOST_COMMAND_TIMEOUT_MS, root: context.root });
 }
 
 /** Starts the host's sshd.service through the systemd stand-in. */
 export async function startSshd(fleet: string, host: string, options: FaultOptions = {}): Promise<void> {
   const context = hostContext(fleet, host, options);
-  requireSystemdInit(context, 'start sshd');
   await hostExecChecked(fleet, host, ['systemctl', 'start', 'sshd.service'], { timeoutMs: HOST_COMMAND_TIMEOUT_MS, root: context.root });
-}
-
-function requireSystemdInit(context: HostContext, action: string): void {
-  if (context.record.init !== 'systemd') {
-    throw new FaultNotSupportedError(
-      `${action} on ${context.host.name}: sshd is PID 1 of this fleet (booted without the systemd stand-in), so stopping it would stop the host; build sandbox/standins and recreate the fleet`,
-    );
-  }
 }
 
 /**
@@ -212,12 +202,7 @@ export async function changeHostKey(fleet: string, host: string, options: Change
     await hostExecChecked(fleet, host, ['rm', '-f', keyFile, `${keyFile}.pub`], execOptions);
     await hostExecChecked(fleet, host, ['ssh-keygen', '-q', '-t', type, ...extra, '-N', '', '-C', `root@${host}`, '-f', keyFile], execOptions);
   }
-  if (context.record.init === 'systemd') {
-    await hostExecChecked(fleet, host, ['systemctl', 'restart', 'sshd.service'], execOptions);
-  } else {
-    // sshd re-executes itself on SIGHUP and loads the host keys again.
-    await hostExecChecked(fleet, host, ['kill', '-HUP', '1'], execOptions);
-  }
+  await hostExecChecked(fleet, host, ['systemctl', 'restart', 'sshd.service'], execOptions);
 
   const lines: string[] = [];
   for (const [type] of keyTypes) {

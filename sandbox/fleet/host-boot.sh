@@ -5,12 +5,12 @@
 # so it starts as PID 1 of the host's own PID, mount and UTS namespaces, inside the host's network
 # namespace (already wired by the fleet). It gives the host a private disk and private /etc, /usr,
 # /var, /root, /home, /opt, /tmp (overlays over the machine's own directories) and /run, creates the
-# users and the sshd configuration a kboot target host has, then execs the init: the systemd stand-in,
-# which starts sshd.service, or sshd itself while the stand-in is not built.
+# users and the sshd configuration a kboot target host has, then execs the systemd stand-in, which
+# starts sshd.service.
 #
 # <host dir>/boot.env sets HOST_NAME, HOST_ADDRESS, SANDBOX_ROOT, DISK_MIB, FLEET_PUBLIC_KEY,
-# STANDIN_BIN_DIR and INIT_MODE (systemd or sshd). The systemd stand-in links systemctl, yum and rpm
-# into the host's /usr/bin itself when it starts. The fleet waits for <host dir>/hostkeys/ready.
+# and STANDIN_BIN_DIR. The systemd stand-in links systemctl, yum and rpm into the host's /usr/bin
+# itself when it starts. The fleet waits for <host dir>/hostkeys/ready.
 set -euo pipefail
 
 host_dir=$1
@@ -97,7 +97,14 @@ AcceptEnv LANG LC_*
 Subsystem sftp /usr/lib/openssh/sftp-server
 EOF
 
+# The machine's own unit enablement (Debian's ssh, etcd, postgresql...) is not the host's: a fresh
+# CentOS host enables none of the services kboot installs, so the host starts from an empty
+# /etc/systemd/system with only sshd.service enabled.
+find /etc/systemd/system -mindepth 1 -delete
 mkdir -p /etc/systemd/system/multi-user.target.wants /var/log/kboot-sandbox
+# As CentOS 7 ships it, Type=notify (Debian's sshd sends READY=1 too), so that `systemctl start sshd`
+# returns only once sshd listens. RestartSec is shorter than CentOS's 42 s so a failed sshd returns
+# within a test's patience.
 cat >/etc/systemd/system/sshd.service <<'EOF'
 # sshd of a kboot sandbox host, written by the fleet at boot (real OpenSSH from the machine).
 [Unit]
@@ -105,9 +112,11 @@ Description=OpenSSH server daemon
 After=network.target
 
 [Service]
-Type=simple
+Type=notify
 ExecStartPre=/bin/mkdir -p /run/sshd
 ExecStart=/usr/sbin/sshd -D -e
+ExecReload=/bin/kill -HUP $MAINPID
+KillMode=process
 Restart=on-failure
 RestartSec=1
 
@@ -124,18 +133,5 @@ touch "$host_dir/hostkeys/ready"
 mount -t tmpfs -o size=1m,mode=0755,ro kboot-hidden "$SANDBOX_ROOT"
 
 cd /
-case "$INIT_MODE" in
-  systemd)
-    log "exec $STANDIN_BIN_DIR/systemd"
-    exec "$STANDIN_BIN_DIR/systemd"
-    ;;
-  sshd)
-    # NOTE: interim boot while the systemd stand-in is not built: sshd is PID 1 and reaps orphans.
-    log "exec /usr/sbin/sshd -D -e (no systemd stand-in)"
-    exec /usr/sbin/sshd -D -e
-    ;;
-  *)
-    log "invalid INIT_MODE '$INIT_MODE': use systemd or sshd"
-    exit 1
-    ;;
-esac
+log "exec $STANDIN_BIN_DIR/systemd"
+exec "$STANDIN_BIN_DIR/systemd"

@@ -22,7 +22,7 @@ export {
   type ChangeHostKeyOptions,
 } from './faults.js';
 export { readEvents, parseEvents, EVENTS_LOG, type HostEvents, type SandboxEvent } from './events.js';
-export { defaultLayout, readFleetRecord, type FleetRecord, type HostLayout, type InitMode, type Role } from './layout.js';
+export { defaultLayout, readFleetRecord, type FleetRecord, type HostLayout, type Role } from './layout.js';
 export { renderClusterSpec, type ClusterSpecInput } from './spec.js';
 export {
   resolveSandboxRoot,

@@ -17,9 +17,6 @@ export interface HostLayout {
   roles: Role[];
 }
 
-/** How a host boots: the systemd stand-in as PID 1, or sshd as PID 1 while the stand-in is not built. */
-export type InitMode = 'systemd' | 'sshd';
-
 /** Contents of `<root>/<fleet>/fleet.json`. */
 export interface FleetRecord {
   name: string;
@@ -27,7 +24,6 @@ export interface FleetRecord {
   hosts: HostLayout[];
   /** `creating` until every host accepted the fleet key over SSH, then `ready`. */
   state: 'creating' | 'ready';
-  init: InitMode;
   /** Size of each host's disk (the tmpfs under its overlays), in MiB. */
   diskMiB: number;
   createdAt: string;

@@ -5,9 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { InitMode } from './layout.js';
 import { standinBinDir } from './names.js';
-import { defaultEnv, runChecked } from './run.js';
+import { defaultEnv, describeFailure, run, runChecked } from './run.js';
 
 /** A file each host needs, and the Debian package that ships it. */
 const REQUIRED_FILES: ReadonlyArray<readonly [file: string, pkg: string]> = [
@@ -52,26 +51,30 @@ export async function ensureHostPackages(log: (line: string) => void): Promise<v
   }
 }
 
-/**
- * Runs sandbox/standins/build.sh when the repository has it, then returns how hosts boot: `systemd` when
- * the systemd stand-in is built, else `sshd` (sshd as PID 1, without the stand-ins).
- */
-export async function ensureStandins(repoRoot: string, log: (line: string) => void): Promise<InitMode> {
+/** Runs sandbox/standins/build.sh (fast when nothing changed), then checks that the systemd stand-in exists. */
+export async function ensureStandins(repoRoot: string, log: (line: string) => void): Promise<void> {
   const buildScript = path.join(repoRoot, 'sandbox', 'standins', 'build.sh');
-  if (fs.existsSync(buildScript)) {
-    log(`building stand-ins: ${buildScript}`);
-    // The build needs the caller's environment (Go toolchain on PATH, GOPATH, module cache).
-    await runChecked(['bash', buildScript], { timeoutMs: BUILD_TIMEOUT_MS, env: { ...process.env } });
+  if (!fs.existsSync(buildScript)) {
+    throw new Error(`build stand-ins: ${buildScript} not found; pass the kboot repository as repoRoot`);
   }
+  log(`building stand-ins: ${buildScript}`);
+  // The build needs the caller's environment (Go toolchain on PATH, GOPATH, module cache).
+  const result = await run(['bash', buildScript], { timeoutMs: BUILD_TIMEOUT_MS, env: { ...process.env } });
+  if (result.exitCode !== 0 || result.timedOut) {
+    throw new Error(`build stand-ins: bash ${buildScript} ${describeFailure(result)}; fix the build, then run up again`);
+  }
+  requireSystemdStandin();
+}
+
+/** Returns the path of the systemd stand-in, which every host runs as PID 1; throws when it is not built. */
+export function requireSystemdStandin(): string {
   const systemd = path.join(standinBinDir(), 'systemd');
   try {
     fs.accessSync(systemd, fs.constants.X_OK);
-    return 'systemd';
   } catch {
-    // NOTE: interim boot path, kept only until sandbox/standins/build.sh builds the systemd stand-in.
-    log(`no systemd stand-in at ${systemd}: hosts boot with sshd as PID 1, without the stand-ins`);
-    return 'sshd';
+    throw new Error(`systemd stand-in ${systemd} not found or not executable: run bash sandbox/standins/build.sh`);
   }
+  return systemd;
 }
 
 /**

@@ -3,7 +3,7 @@
  * their sshd accepts connections.
  */
 import { runningInitPid } from './boot.js';
-import { readFleetRecord, type FleetRecord, type InitMode, type Role } from './layout.js';
+import { readFleetRecord, type FleetRecord, type Role } from './layout.js';
 import { hostLinkState, linkExists, tcpPortOpen } from './network.js';
 import { bridgeName, resolveSandboxRoot, validateFleetName } from './names.js';
 
@@ -26,7 +26,6 @@ export interface FleetStatus {
   exists: boolean;
   state: FleetRecord['state'] | null;
   index: number | null;
-  init: InitMode | null;
   bridgeUp: boolean;
   hosts: HostStatus[];
 }
@@ -36,7 +35,7 @@ export async function status(name: string, options: { root?: string } = {}): Pro
   const root = resolveSandboxRoot(options.root);
   const record = readFleetRecord(root, name);
   if (record === undefined) {
-    return { name, root, exists: false, state: null, index: null, init: null, bridgeUp: false, hosts: [] };
+    return { name, root, exists: false, state: null, index: null, bridgeUp: false, hosts: [] };
   }
   const hosts = await Promise.all(
     record.hosts.map(async (host): Promise<HostStatus> => {
@@ -52,7 +51,6 @@ export async function status(name: string, options: { root?: string } = {}): Pro
     exists: true,
     state: record.state,
     index: record.index,
-    init: record.init,
     bridgeUp: linkExists(bridgeName(record.index)),
     hosts,
   };

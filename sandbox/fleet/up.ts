@@ -15,7 +15,6 @@ import {
   writeFleetRecord,
   type FleetRecord,
   type HostLayout,
-  type InitMode,
 } from './layout.js';
 import { withFleetLock } from './lock.js';
 import { ensureBridge, linkExists, tcpPortOpen, wireHost } from './network.js';
@@ -31,7 +30,7 @@ import {
   validateFleetName,
   validateHostCount,
 } from './names.js';
-import { ensureHostPackages, ensureStandins, resolveRepoRoot } from './prereqs.js';
+import { ensureHostPackages, ensureStandins, requireSystemdStandin, resolveRepoRoot } from './prereqs.js';
 import { describeFailure, mapSettledWithLimit, pollUntil, run, runChecked } from './run.js';
 import { renderClusterSpec } from './spec.js';
 
@@ -40,7 +39,7 @@ export interface UpOptions {
   name: string;
   /** Number of hosts, 1 to 240. */
   hosts: number;
-  /** Fleet index 1..200 (bridge kbbr<index>, addresses 198.18.<index>.0/24); default: the lowest free one. */
+  /** Fleet index 1..200 (bridge kbbr<index>, addresses 198.18.<index>.0/24); default: 1 for the fleet "sandbox", else the lowest free index from 2. */
   index?: number;
   /** Sandbox root; default $KBOOT_SANDBOX_ROOT or /srv/kboot-sandbox. */
   root?: string;
@@ -64,7 +63,6 @@ export interface UpResult {
   root: string;
   /** False when the fleet already ran with the same layout and up changed nothing. */
   created: boolean;
-  init: InitMode;
   hosts: HostLayout[];
   specFile: string;
   privateKeyFile: string;
@@ -75,6 +73,10 @@ export interface UpResult {
 export class FleetUpError extends Error {
   override name = 'FleetUpError';
 }
+
+/** The demo fleet always takes index 1 (198.18.1.0/24), and other fleets never take it by default. */
+export const DEMO_FLEET = 'sandbox';
+export const DEMO_FLEET_INDEX = MIN_FLEET_INDEX;
 
 const DEFAULT_DISK_MIB = 1024;
 const DEFAULT_CONCURRENCY = 8;
@@ -114,7 +116,7 @@ async function createFleet(root: string, options: UpOptions, log: (line: string)
     const sameShape = wantedIndex === existing.index && sameLayout(existing.hosts, defaultLayout(options.hosts, wantedIndex));
     if (sameShape && existing.state === 'ready' && (await fleetHealthy(root, existing))) {
       log(`${name}: already up with ${existing.hosts.length} hosts at index ${existing.index}; nothing to do`);
-      return { name, index: existing.index, root, created: false, init: existing.init, hosts: existing.hosts, ...files };
+      return { name, index: existing.index, root, created: false, hosts: existing.hosts, ...files };
     }
     if (!sameShape && existing.state === 'ready') {
       throw new FleetUpError(
@@ -128,29 +130,27 @@ async function createFleet(root: string, options: UpOptions, log: (line: string)
     await removeFleet(root, name, log);
   }
 
-  let init: InitMode = 'systemd';
   if (options.skipPrerequisites) {
-    init = fs.existsSync(path.join(standinBinDir(), 'systemd')) ? 'systemd' : 'sshd';
+    requireSystemdStandin();
   } else {
     await ensureHostPackages(log);
-    init = await ensureStandins(repoRoot, log);
+    await ensureStandins(repoRoot, log);
   }
 
-  const index = options.index ?? chooseFreeIndex(root, name);
-  if (options.index !== undefined) checkIndexFree(root, name, index);
+  const index = options.index ?? (name === DEMO_FLEET ? DEMO_FLEET_INDEX : chooseFreeIndex(root, name));
+  if (options.index !== undefined || name === DEMO_FLEET) checkIndexFree(root, name, index);
   const hosts = defaultLayout(options.hosts, index);
   const record: FleetRecord = {
     name,
     index,
     hosts,
     state: 'creating',
-    init,
     diskMiB: options.diskMiB ?? DEFAULT_DISK_MIB,
     createdAt: new Date().toISOString(),
   };
   // The record comes first, so that down can find the bridge and hosts of a half-created fleet.
   writeFleetRecord(root, record);
-  log(`${name}: creating ${hosts.length} hosts at index ${index} (198.18.${index}.0/24), init ${init}`);
+  log(`${name}: creating ${hosts.length} hosts at index ${index} (198.18.${index}.0/24)`);
 
   await runChecked(
     ['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `kboot-sandbox-${name}`, '-f', files.privateKeyFile],
@@ -169,7 +169,6 @@ async function createFleet(root: string, options: UpOptions, log: (line: string)
       fleet: name,
       host: host.name,
       address: host.address,
-      init,
       diskMiB: record.diskMiB,
       fleetPublicKey,
       standinBinDir: standinBinDir(),
@@ -199,7 +198,7 @@ async function createFleet(root: string, options: UpOptions, log: (line: string)
     }),
   );
   writeFleetRecord(root, { ...record, state: 'ready' });
-  return { name, index, root, created: true, init, hosts, ...files };
+  return { name, index, root, created: true, hosts, ...files };
 }
 
 function readExistingRecord(root: string, name: string, log: (line: string) => void): FleetRecord | undefined {
@@ -223,10 +222,10 @@ export async function fleetHealthy(root: string, record: FleetRecord): Promise<b
 
 function chooseFreeIndex(root: string, name: string): number {
   const taken = new Set(listFleetRecords(root).filter((record) => record.name !== name).map((record) => record.index));
-  for (let index = MIN_FLEET_INDEX; index <= MAX_FLEET_INDEX; index++) {
+  for (let index = DEMO_FLEET_INDEX + 1; index <= MAX_FLEET_INDEX; index++) {
     if (!taken.has(index) && !linkExists(bridgeName(index))) return index;
   }
-  throw new FleetUpError(`up ${name}: every fleet index from ${MIN_FLEET_INDEX} to ${MAX_FLEET_INDEX} is in use; run down on a fleet you no longer need`);
+  throw new FleetUpError(`up ${name}: every fleet index from ${DEMO_FLEET_INDEX + 1} to ${MAX_FLEET_INDEX} is in use; run down on a fleet you no longer need`);
 }
 
 function checkIndexFree(root: string, name: string, index: number): void {

@@ -5,7 +5,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { changeHostKey, cutLink, fillDisk, freeDisk, restoreLink, slowLink, throttleLink, FaultNotSupportedError } from '../../sandbox/fleet/faults';
+import {
+  changeHostKey,
+  cutLink,
+  fillDisk,
+  freeDisk,
+  restoreLink,
+  slowLink,
+  startSshd,
+  stopSshd,
+  throttleLink,
+  FaultNotSupportedError,
+} from '../../sandbox/fleet/faults';
+import { readEvents } from '../../sandbox/fleet/events';
 import { down } from '../../sandbox/fleet/down';
 import { hostExec, hostExecChecked } from '../../sandbox/fleet/exec';
 import { run, type RunResult } from '../../sandbox/fleet/run';
@@ -73,6 +85,18 @@ describe('sandbox fleet', () => {
       expect(result.stderr).toBe('');
       expect(result.stdout.split('\n')).toEqual([host.name, 'kboot', '0', '']);
     }
+  });
+
+  test('systemd stand-in started only sshd', async () => {
+    for (const host of fleet.hosts) {
+      const events = await readEvents(FLEET, host.name, { root: ROOT });
+      expect(events.counts).toEqual({ start: { 'sshd.service': 1 } });
+      const init = await hostExecChecked(FLEET, host.name, ['cat', '/proc/1/comm'], { timeoutMs: 10_000, root: ROOT });
+      expect(init.stdout.trim()).toBe('systemd');
+    }
+    // The machine's own enabled units (Debian's etcd, for one) must not run in a host.
+    const etcd = await hostExec(FLEET, 'master', ['pgrep', '-x', 'etcd'], { timeoutMs: 10_000, root: ROOT });
+    expect(etcd.exitCode).toBe(1);
   });
 
   test('ssh without known_hosts entry fails', async () => {
@@ -210,6 +234,22 @@ describe('sandbox fleet', () => {
     } finally {
       await restoreLink(FLEET, 'node1', { root: ROOT });
     }
+  });
+
+  test('stopped sshd refuses ssh, start fixes it', async () => {
+    await stopSshd(FLEET, 'node2', { root: ROOT });
+    const stopped = await ssh(addressOf('node2'), ['true']);
+    expect(stopped.exitCode).toBe(255);
+    expect(stopped.stderr).toMatch(/Connection refused/);
+    const active = await hostExec(FLEET, 'node2', ['systemctl', 'is-active', 'sshd'], { timeoutMs: 10_000, root: ROOT });
+    expect(active.stdout.trim()).toBe('inactive');
+
+    await startSshd(FLEET, 'node2', { root: ROOT });
+    const started = await ssh(addressOf('node2'), ['hostname']);
+    expect(started.stdout).toBe('node2\n');
+    const events = await readEvents(FLEET, 'node2', { root: ROOT });
+    expect(events.counts.stop?.['sshd.service']).toBe(1);
+    expect(events.counts.start?.['sshd.service']).toBe(2);
   });
 
   test('fill disk gives ENOSPC, free disk fixes it', async () => {
