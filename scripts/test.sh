@@ -34,6 +34,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Two runs at once would share port 7633 and one would stop the other's server.
+# The lock on fd 9 is released when this shell exits however it ends. The server and
+# jest get fd 9 closed, so that neither can hold the lock after this shell is gone.
+mkdir -p "$KBOOT_STATE"
+lock_file="$KBOOT_STATE/test-$temporal_port.lock"
+exec 9>"$lock_file"
+flock --nonblock 9 ||
+  kboot_die "another test run holds $lock_file and uses port $temporal_port; wait for it to finish"
+
 bash scripts/ensure-deps.sh
 
 if ! npm run --silent build; then
@@ -48,7 +57,7 @@ fi
 bash scripts/temporal-dev.sh stop --port "$temporal_port" >/dev/null
 rm -f "$KBOOT_STATE/temporal-$temporal_port.db" "$KBOOT_STATE/temporal-$temporal_port.db-"*
 server_started=1
-bash scripts/temporal-dev.sh start --port "$temporal_port"
+bash scripts/temporal-dev.sh start --port "$temporal_port" 9>&-
 export TEMPORAL_ADDRESS="127.0.0.1:$temporal_port"
 export TEMPORAL_NAMESPACE=default
 export KBOOT_UI_URL="http://127.0.0.1:$((temporal_port + 1000))"
@@ -63,7 +72,7 @@ jest_seconds=$((budget - SECONDS - 60))
 # bounded: timeout sends SIGKILL 30 s after any signal it relays.
 interrupted=0
 timeout --kill-after=30s "${jest_seconds}s" \
-  npx jest --runInBand --json --outputFile="$report" "$@" &
+  npx jest --runInBand --json --outputFile="$report" "$@" 9>&- &
 jest_pid=$!
 trap 'interrupted=130; kill -TERM "$jest_pid" 2>/dev/null || true' INT
 trap 'interrupted=143; kill -TERM "$jest_pid" 2>/dev/null || true' TERM
