@@ -98,7 +98,7 @@ EOF
 
 up() {
   bash scripts/ensure-deps.sh
-  npm run --silent build || kboot_die "build failed: npm run build (tsc -p tsconfig.json) exited non-zero; fix the errors above"
+  npm run --silent build || kboot_die "build failed: npm run build exited non-zero; fix the errors above"
 
   local fleet_output spec
   fleet_output="$(mktemp -t kboot-fleet.XXXXXX)"

@@ -46,7 +46,7 @@ flock --nonblock 9 ||
 bash scripts/ensure-deps.sh
 
 if ! npm run --silent build; then
-  echo "build failed: npm run build (tsc -p tsconfig.json) exited non-zero; fix the errors above"
+  echo "build failed: npm run build exited non-zero; fix the errors above"
   echo "0 passed, 1 failed"
   exit 1
 fi
@@ -67,7 +67,8 @@ jest_seconds=$((budget - SECONDS - 60))
 ((jest_seconds > 60)) || kboot_die "set-up took ${SECONDS}s of the ${budget}s budget; no time left for the tests"
 
 # timeout runs jest in a process group of its own and signals that whole group, so
-# neither npx nor jest nor anything a test spawned outlives the run. Ctrl-C reaches
+# npx, jest and what the tests start end with the run (unless a test starts its own
+# session with setsid). Ctrl-C reaches
 # only this shell, which passes it on as SIGTERM through timeout. That is also
 # bounded: timeout sends SIGKILL 30 s after any signal it relays.
 interrupted=0
