@@ -1,0 +1,3 @@
+module kboot/sandbox/standins
+
+go 1.26
