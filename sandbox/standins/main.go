@@ -13,8 +13,10 @@ import (
 	"runtime/debug"
 	"sort"
 
+	"kboot/sandbox/standins/internal/docker"
 	"kboot/sandbox/standins/internal/etcdshim"
 	"kboot/sandbox/standins/internal/initsys"
+	"kboot/sandbox/standins/internal/kube"
 	"kboot/sandbox/standins/internal/pkgmgr"
 	"kboot/sandbox/standins/internal/systemctl"
 )
@@ -27,11 +29,19 @@ var commands = map[string]func(args []string) int{
 	"rpm":        func(args []string) int { return pkgmgr.RpmMain(args, os.Stdout, os.Stderr) },
 	"etcd":       func(args []string) int { return etcdshim.Main("etcd", pkgmgr.StandinBinDir(), args) },
 	"etcdctl":    func(args []string) int { return etcdshim.Main("etcdctl", pkgmgr.StandinBinDir(), args) },
+	"dockerd":    docker.DaemonMain,
+	"docker":     docker.ClientMain,
+
+	"kube-apiserver":          kube.APIServerMain,
+	"kube-controller-manager": kube.ControllerManagerMain,
+	"kube-scheduler":          kube.SchedulerMain,
+	"kubelet":                 kube.KubeletMain,
+	"kube-proxy":              kube.ProxyMain,
 }
 
 // aliases map the names CentOS 7 packages install (docker's -current
 // binaries) to the stand-in that keeps their contract.
-var aliases = map[string]string{"init": "systemd"}
+var aliases = map[string]string{"init": "systemd", "dockerd-current": "dockerd", "docker-current": "docker"}
 
 func main() {
 	// A sandbox host runs several stand-ins at once; a tighter GC target

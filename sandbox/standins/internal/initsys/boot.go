@@ -146,7 +146,36 @@ func (m *Manager) prepareHost() {
 			}
 		}
 	}
+	m.hideLocalShadows()
 	m.createTmpfilesDirs()
+}
+
+// shadowedCommands are the commands of the sandbox packages and base tools.
+// A copy of one in /usr/local of the machine the sandbox runs on (this
+// machine has a Docker 28 client in /usr/local/bin) would come first on
+// PATH in every host, where CentOS 7 keeps /usr/local empty.
+var shadowedCommands = []string{"systemctl", "journalctl", "yum", "rpm", "etcd", "etcdctl", "flanneld", "docker", "dockerd",
+	"kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"}
+
+// hideLocalShadows removes such copies from the host's /usr overlay; the
+// machine's own files stay untouched.
+func (m *Manager) hideLocalShadows() {
+	if m.root != "/" {
+		return
+	}
+	for _, dir := range []string{"/usr/local/bin", "/usr/local/sbin"} {
+		for _, name := range shadowedCommands {
+			path := filepath.Join(dir, name)
+			if _, err := os.Lstat(path); err != nil {
+				continue
+			}
+			if err := os.Remove(path); err != nil {
+				m.bootLog("Failed to hide %s, which shadows the sandbox package's %s: %v", path, name, err)
+				continue
+			}
+			m.bootLog("Hid %s, which would shadow the sandbox package's %s on PATH", path, name)
+		}
+	}
 }
 
 // createTmpfilesDirs applies the "d" and "D" lines of tmpfiles.d for paths
