@@ -70,8 +70,9 @@ type unitState struct {
 	job *job
 	// gen increments on every start and stop, so exit handlers and restart
 	// timers of an earlier run recognise that they are stale.
-	gen           int
-	stopRequested bool
+	gen            int
+	stopRequested  bool
+	restartPending bool
 }
 
 type job struct {

@@ -17,7 +17,19 @@ type reaper struct {
 	waiters map[int]chan syscall.WaitStatus
 }
 
+var (
+	processReaper     *reaper
+	processReaperOnce sync.Once
+)
+
+// newReaper returns the process-wide reaper: two reapers would steal each
+// other's exit statuses, so every manager in a process shares one.
 func newReaper() *reaper {
+	processReaperOnce.Do(func() { processReaper = startReaper() })
+	return processReaper
+}
+
+func startReaper() *reaper {
 	r := &reaper{waiters: map[int]chan syscall.WaitStatus{}}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGCHLD)

@@ -150,12 +150,19 @@ func (m *Manager) startLimit(st *unitState) bool {
 func (m *Manager) startService(st *unitState) error {
 	m.mu.Lock()
 	def := st.def
+	autoRestart := st.restartPending
+	st.restartPending = false
 	if !m.startLimit(st) {
 		st.active, st.sub, st.result = stateFailed, "failed", "start-limit"
 		m.mu.Unlock()
 		m.logUnit(st.name, "%s: Start request repeated too quickly.", st.name)
 		m.logUnit(st.name, "Failed to start %s.", description(def))
 		return jobFailed(st.name, "start-limit")
+	}
+	if autoRestart {
+		// NRestarts counts automatic restarts that ran, not those the start
+		// limit refused.
+		st.nRestarts++
 	}
 	st.gen++
 	gen := st.gen
@@ -323,7 +330,7 @@ func (m *Manager) afterExit(st *unitState, gen int, result string) {
 			m.mu.Lock()
 			stale := st.gen != gen || st.sub != "auto-restart"
 			if !stale {
-				st.nRestarts++
+				st.restartPending = true
 			}
 			m.mu.Unlock()
 			if stale {

@@ -220,15 +220,19 @@ func versionInfo() map[string]string {
 }
 
 func resourceList() map[string]interface{} {
-	resource := func(name, kind string, namespaced bool, verbs ...string) map[string]interface{} {
-		return map[string]interface{}{"name": name, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": verbs}
+	resource := func(name, singular, kind, short string, namespaced bool, verbs ...string) map[string]interface{} {
+		r := map[string]interface{}{"name": name, "singularName": singular, "namespaced": namespaced, "kind": kind, "verbs": verbs}
+		if short != "" {
+			r["shortNames"] = []string{short}
+		}
+		return r
 	}
 	return map[string]interface{}{"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": []interface{}{
-		resource("nodes", "Node", false, "create", "delete", "get", "list", "patch", "update"),
-		resource("nodes/status", "Node", false, "get", "patch", "update"),
-		resource("namespaces", "Namespace", false, "get", "list"),
-		resource("componentstatuses", "ComponentStatus", false, "get", "list"),
-		resource("pods", "Pod", true, "list"),
+		resource("nodes", "node", "Node", "no", false, "create", "delete", "get", "list", "patch", "update"),
+		resource("nodes/status", "", "Node", "", false, "get", "patch", "update"),
+		resource("namespaces", "namespace", "Namespace", "ns", false, "get", "list"),
+		resource("componentstatuses", "componentstatus", "ComponentStatus", "cs", false, "get", "list"),
+		resource("pods", "pod", "Pod", "po", true, "list"),
 	}}
 }
 
@@ -262,7 +266,12 @@ func (s *apiserver) serveV1(w http.ResponseWriter, r *http.Request) {
 	case "pods":
 		writeJSON(w, http.StatusOK, map[string]interface{}{"kind": "PodList", "apiVersion": "v1", "metadata": map[string]string{}, "items": []interface{}{}})
 	case "componentstatuses":
-		writeJSON(w, http.StatusOK, s.componentStatuses())
+		list := s.componentStatuses()
+		if strings.Contains(r.Header.Get("Accept"), "as=Table") {
+			writeJSON(w, http.StatusOK, componentTable(list))
+			return
+		}
+		writeJSON(w, http.StatusOK, list)
 	default:
 		writeStatus(w, http.StatusNotFound, "NotFound", fmt.Sprintf("the server could not find the requested resource (the sandbox kube-apiserver serves nodes, namespaces, pods and componentstatuses; got %s)", r.URL.Path), nil)
 	}
@@ -650,6 +659,33 @@ func nodeTable(items []map[string]interface{}, rev int64) map[string]interface{}
 		"columnDefinitions": []interface{}{column("Name", "string", "Name of the node"), column("Status", "string", "Ready condition"),
 			column("Roles", "string", "Node roles"), column("Age", "string", "Time since creation"), column("Version", "string", "Kubelet version")},
 		"rows": rows}
+}
+
+// componentTable renders component statuses as kubectl get cs shows them.
+func componentTable(list map[string]interface{}) map[string]interface{} {
+	var rows []interface{}
+	items, _ := list["items"].([]interface{})
+	for _, it := range items {
+		item, _ := it.(map[string]interface{})
+		meta, _ := item["metadata"].(map[string]string)
+		conds, _ := item["conditions"].([]interface{})
+		status, message, errText := "Unknown", "", ""
+		if len(conds) > 0 {
+			cond, _ := conds[0].(map[string]string)
+			status = "Healthy"
+			if cond["status"] != "True" {
+				status = "Unhealthy"
+			}
+			message, errText = cond["message"], cond["error"]
+		}
+		rows = append(rows, map[string]interface{}{"cells": []interface{}{meta["name"], status, message, errText},
+			"object": map[string]interface{}{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}})
+	}
+	column := func(name string) map[string]interface{} {
+		return map[string]interface{}{"name": name, "type": "string", "format": "", "description": name, "priority": 0}
+	}
+	return map[string]interface{}{"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": map[string]string{},
+		"columnDefinitions": []interface{}{column("Name"), column("Status"), column("Message"), column("Error")}, "rows": rows}
 }
 
 func shortDuration(d time.Duration) string {

@@ -12,9 +12,9 @@ import (
 // masterWait bounds how long a daemon waits for the API server at start.
 const masterWait = 10 * time.Second
 
-// requireMaster resolves --master (or the server of --kubeconfig is not
-// read: the sandbox uses --master as CentOS 7's /etc/kubernetes/config
-// does) and checks that the API server answers.
+// requireMaster checks that the API server named by --master answers.
+// --kubeconfig is accepted but not read: CentOS 7's /etc/kubernetes/config
+// points the daemons at the API server with --master.
 func requireMaster(program, master string) (string, bool) {
 	url := masterURL(master)
 	if url == "" {

@@ -172,7 +172,8 @@ func idFromFile(path, name string) (int, int, error) {
 }
 
 // ensureUser creates a system user and group the way "useradd -r" does
-// (the first free id below 1000, counting down), writing the host's
+// (the highest free id below 1000, the uid equal to the gid when that is
+// free), writing the host's
 // passwd, group, shadow and gshadow files directly so it also works under
 // a scratch root in tests.
 func ensureUser(root string, u User) error {
@@ -184,7 +185,7 @@ func ensureUser(root string, u User) error {
 	}
 	gid, _, err := idFromFile(group, groupName)
 	if err != nil {
-		gid, err = freeID(passwd, group)
+		gid, err = freeID(group)
 		if err != nil {
 			return err
 		}
@@ -196,9 +197,11 @@ func ensureUser(root string, u User) error {
 	if _, _, err := idFromFile(passwd, u.Name); err == nil {
 		return nil
 	}
-	uid, err := freeID(passwd, group)
-	if err != nil {
-		return err
+	uid := gid
+	if idUsed(passwd, gid) {
+		if uid, err = freeID(passwd); err != nil {
+			return err
+		}
 	}
 	if err := appendLine(passwd, fmt.Sprintf("%s:x:%d:%d:%s:%s:%s", u.Name, uid, gid, u.Comment, u.Home, u.Shell)); err != nil {
 		return err
@@ -207,25 +210,30 @@ func ensureUser(root string, u User) error {
 	return nil
 }
 
-func freeID(passwd, group string) (int, error) {
+func usedIDs(path string) map[int]bool {
 	used := map[int]bool{}
-	for _, path := range []string{passwd, group} {
-		data, _ := os.ReadFile(path)
-		for _, line := range strings.Split(string(data), "\n") {
-			fields := strings.Split(line, ":")
-			if len(fields) >= 3 {
-				if id, err := strconv.Atoi(fields[2]); err == nil {
-					used[id] = true
-				}
+	data, _ := os.ReadFile(path)
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Split(line, ":")
+		if len(fields) >= 3 {
+			if id, err := strconv.Atoi(fields[2]); err == nil {
+				used[id] = true
 			}
 		}
 	}
+	return used
+}
+
+func idUsed(path string, id int) bool { return usedIDs(path)[id] }
+
+func freeID(path string) (int, error) {
+	used := usedIDs(path)
 	for id := 999; id >= 201; id-- {
 		if !used[id] {
 			return id, nil
 		}
 	}
-	return 0, fmt.Errorf("no free system id between 201 and 999 in %s and %s", passwd, group)
+	return 0, fmt.Errorf("no free system id between 201 and 999 in %s", path)
 }
 
 func appendLine(path, line string) error {
