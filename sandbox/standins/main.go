@@ -1,7 +1,7 @@
 // Command kboot-standin is the multi-call binary of the kboot sandbox
-// stand-ins: programs that keep the contract of the CentOS 7 programs kboot
-// drives (systemd, systemctl, yum, rpm, dockerd, docker, the Kubernetes 1.5
-// daemons) where the real ones cannot run in a sandbox host. It dispatches
+// stand-ins. Each keeps the contract of a CentOS 7 program that kboot drives
+// (systemd, systemctl, yum, rpm, dockerd, docker, the Kubernetes 1.5
+// daemons) and that cannot run in a sandbox host. It dispatches
 // on the base name it was started under; build.sh creates one symlink per
 // name. None of this is part of kboot's own code path.
 package main

@@ -1,9 +1,9 @@
 // Package docker is the sandbox stand-in for dockerd and the docker client
 // of docker 1.13.1 as CentOS 7 ships it. dockerd keeps the daemon's
-// contract where kboot depends on it: the flags of docker.service and its
-// sysconfig files, the refusal to start with an unusable storage setup,
-// the docker0 bridge with --bip and --mtu, the pid file, and the API
-// endpoints /_ping, /version and /info on /var/run/docker.sock. It runs no
+// contract where kboot depends on it. That covers the flags of
+// docker.service and its sysconfig files, the refusal to start with an
+// unusable storage setup, the docker0 bridge with --bip and --mtu, the pid
+// file, and /_ping, /version and /info on /var/run/docker.sock. It runs no
 // containers.
 package docker
 
@@ -62,27 +62,26 @@ Options (others are accepted with a warning):
 `
 
 type daemonConfig struct {
-	root          string
-	bip           string
-	mtu           int
-	dataRoot      string
-	driver        string
-	storageOpts   []string
-	bridge        string
-	ipMasq        bool
-	iptables      bool
-	hosts         []string
-	pidFile       string
-	logDriver     string
-	cgroupDriver  string
-	selinux       bool
-	loopLVM       bool
-	driverStatus  [][2]string
-	thinPool      string
-	insecureRegs  []string
-	startedAt     time.Time
-	daemonID      string
-	warnOnLoopDev bool
+	root         string
+	bip          string
+	mtu          int
+	dataRoot     string
+	driver       string
+	storageOpts  []string
+	bridge       string
+	ipMasq       bool
+	iptables     bool
+	hosts        []string
+	pidFile      string
+	logDriver    string
+	cgroupDriver string
+	selinux      bool
+	loopLVM      bool
+	driverStatus [][2]string
+	thinPool     string
+	insecureRegs []string
+	startedAt    time.Time
+	daemonID     string
 }
 
 func logf(level, format string, args ...interface{}) {

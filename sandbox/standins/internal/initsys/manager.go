@@ -81,7 +81,7 @@ type job struct {
 	err  error
 }
 
-// execRecord is what systemctl show prints for one Exec*= command.
+// execRecord is the run record of one Exec*= command, printed by systemctl show.
 type execRecord struct {
 	cmd       unit.Command
 	pid       int

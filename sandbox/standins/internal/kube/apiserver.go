@@ -39,7 +39,7 @@ Main flags:
   --service-account-key-file FILE   needed when ServiceAccount is enabled
 `
 
-// admissionPlugins are the admission plugin names kube-apiserver 1.5 knows.
+// admissionPlugins lists the admission plugin names kube-apiserver 1.5 accepts.
 var admissionPlugins = map[string]bool{
 	"AlwaysAdmit": true, "AlwaysDeny": true, "AlwaysPullImages": true, "DefaultStorageClass": true,
 	"DenyEscalatingExec": true, "DenyExecOnPrivileged": true, "ImagePolicyWebhook": true, "InitialResources": true,
@@ -143,7 +143,7 @@ func APIServerMain(args []string) int {
 		cmAddr: "127.0.0.1:10252", schedAddr: "127.0.0.1:10251", serviceCIDR: serviceRange()}
 
 	// The real 1.5 server lists its storage at startup and exits when no
-	// etcd server answers.
+	// etcd server responds.
 	if err := s.waitForEtcd(10 * time.Second); err != nil {
 		logf('F', "Failed to list %s/minions: %v", s.prefix, err)
 		return 255
@@ -456,10 +456,10 @@ func (s *apiserver) store(name string, node map[string]interface{}) (int64, erro
 	return s.etcd.put(s.nodeKey(name), data)
 }
 
-// updateNode handles PUT (replace) and PATCH (JSON merge patch; strategic
-// merge patches are applied the same way, with status.conditions merged by
-// type as the strategic merge of 1.5 does). On /status only the status
-// changes, as the real subresource does.
+// updateNode handles PUT (replace) and PATCH (JSON merge patch). A
+// strategic merge patch is applied the same way, except that conditions
+// merge by type as in 1.5. On /status only the status changes, as with the
+// real subresource.
 func (s *apiserver) updateNode(w http.ResponseWriter, r *http.Request, name string, statusOnly bool) {
 	current, _, err := s.readNode(name)
 	if err != nil {
@@ -616,7 +616,7 @@ func (s *apiserver) present(node map[string]interface{}, rev int64) map[string]i
 	return out
 }
 
-// nodeTable renders nodes as the meta.k8s.io Table that kubectl asks for.
+// nodeTable renders nodes as the meta.k8s.io Table that kubectl requests.
 func nodeTable(items []map[string]interface{}, rev int64) map[string]interface{} {
 	var rows []interface{}
 	for _, node := range items {

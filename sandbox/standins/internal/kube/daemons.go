@@ -12,7 +12,7 @@ import (
 // masterWait bounds how long a daemon waits for the API server at start.
 const masterWait = 10 * time.Second
 
-// requireMaster checks that the API server named by --master answers.
+// requireMaster checks that the API server named by --master responds.
 // --kubeconfig is accepted but not read: CentOS 7's /etc/kubernetes/config
 // points the daemons at the API server with --master.
 func requireMaster(program, master string) (string, bool) {
@@ -28,7 +28,7 @@ func requireMaster(program, master string) (string, bool) {
 	return url, true
 }
 
-// watchMaster logs when the API server stops or starts answering, as the
+// watchMaster logs when the API server stops or starts responding, as the
 // real daemons' reflectors do, without exiting.
 func watchMaster(url string) {
 	healthy := true
