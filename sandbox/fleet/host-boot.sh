@@ -25,11 +25,43 @@ disk=$host_dir/disk
 mkdir -p "$disk"
 mount -t tmpfs -o "size=${DISK_MIB}m,mode=0755" kboot-disk "$disk"
 
+# Hides every entry of the lower dir $1 in the overlay whose upper dir is $2, except the relative path
+# $3 (and the directories leading to it), by placing overlayfs whiteouts (character device 0/0) in the
+# upper dir before the overlay is mounted. Directories on the kept path keep the lower owner and mode.
+hide_lower_except() {
+  local lower=$1 upper=$2 keep=$3 first rest entry name
+  first=${keep%%/*}
+  rest=${keep#"$first"}
+  rest=${rest#/}
+  mkdir -p "$upper"
+  chmod --reference="$lower" "$upper"
+  chown --reference="$lower" "$upper"
+  for entry in "$lower"/* "$lower"/.[!.]* "$lower"/..?*; do
+    [ -e "$entry" ] || [ -L "$entry" ] || continue
+    name=${entry##*/}
+    if [ -n "$first" ] && [ "$name" = "$first" ]; then
+      if [ -n "$rest" ] && [ -d "$entry" ] && [ ! -L "$entry" ]; then
+        hide_lower_except "$entry" "$upper/$name" "$rest"
+      fi
+      continue
+    fi
+    mknod "$upper/$name" c 0 0
+  done
+}
+
 for dir in etc usr var root home opt tmp; do
   mkdir -p "$disk/$dir/upper" "$disk/$dir/work"
   # The merged directory takes its owner and mode from the upper dir, and /tmp must stay 1777.
   chmod --reference="/$dir" "$disk/$dir/upper"
   chown --reference="/$dir" "$disk/$dir/upper"
+  if [ "$dir" = root ]; then
+    # The machine's root home (dotfiles, tool caches, credentials) is not the host's. Only the
+    # stand-in binaries stay visible when they live under /root.
+    case "$STANDIN_BIN_DIR" in
+      /root/*) hide_lower_except /root "$disk/root/upper" "${STANDIN_BIN_DIR#/root/}" ;;
+      *) hide_lower_except /root "$disk/root/upper" '' ;;
+    esac
+  fi
   mount -t overlay overlay -o "lowerdir=/$dir,upperdir=$disk/$dir/upper,workdir=$disk/$dir/work" "/$dir"
 done
 mount -t tmpfs -o mode=0755 tmpfs /run
@@ -52,6 +84,26 @@ EOF
 rm -f /etc/machine-id
 od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >/etc/machine-id
 echo >>/etc/machine-id
+
+# Root's shell startup files as a fresh CentOS 7 host has them.
+cat >/root/.bash_profile <<'EOF'
+# .bash_profile
+if [ -f ~/.bashrc ]; then
+	. ~/.bashrc
+fi
+PATH=$PATH:$HOME/bin
+export PATH
+EOF
+cat >/root/.bashrc <<'EOF'
+# .bashrc
+alias rm='rm -i'
+alias cp='cp -i'
+alias mv='mv -i'
+if [ -f /etc/bashrc ]; then
+	. /etc/bashrc
+fi
+EOF
+chmod 0550 /root
 
 # Users: root, and kboot with passwordless sudo. '*' disables password login without locking the
 # account, because sshd rejects public keys for locked ('!') accounts when PAM is off.

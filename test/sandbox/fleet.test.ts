@@ -20,6 +20,7 @@ import {
 import { readEvents } from '../../sandbox/fleet/events';
 import { down } from '../../sandbox/fleet/down';
 import { hostExec, hostExecChecked } from '../../sandbox/fleet/exec';
+import { standinBinDir } from '../../sandbox/fleet/names';
 import { run, type RunResult } from '../../sandbox/fleet/run';
 import { status } from '../../sandbox/fleet/status';
 import { sshClientOptions, up, type UpResult } from '../../sandbox/fleet/up';
@@ -140,6 +141,14 @@ describe('sandbox fleet', () => {
   test('host cannot see the sandbox root', async () => {
     const result = await hostExec(FLEET, 'node1', ['ls', '-A', ROOT], { timeoutMs: 10_000, root: ROOT });
     expect(result.stdout).toBe('');
+  });
+
+  test("host hides the machine's root home", async () => {
+    const listing = await hostExecChecked(FLEET, 'node1', ['ls', '-A', '/root'], { timeoutMs: 10_000, root: ROOT });
+    const kept = standinBinDir().startsWith('/root/') ? [standinBinDir().split('/')[2]!] : [];
+    expect(listing.stdout.split('\n').filter(Boolean).sort()).toEqual(['.bash_profile', '.bashrc', ...kept].sort());
+    const standin = await hostExec(FLEET, 'node1', ['test', '-x', `${standinBinDir()}/systemctl`], { timeoutMs: 10_000, root: ROOT });
+    expect(standin.exitCode).toBe(0);
   });
 
   test('pkill in one host spares others', async () => {
