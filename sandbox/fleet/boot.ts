@@ -109,8 +109,8 @@ export async function bootHost(input: BootHostInput): Promise<number> {
     { timeoutMs: input.timeoutMs, intervalMs: 50 },
   );
   if (outcome !== 'ready') {
-    const why = outcome === 'died' ? 'PID 1 of the host exited during boot' : `boot did not finish within ${input.timeoutMs} ms`;
-    throw new HostBootError(`boot ${input.host}: ${why}: ${tail(logFile)}; see ${logFile}`);
+    const reason = outcome === 'died' ? 'PID 1 of the host exited during boot' : `boot did not finish within ${input.timeoutMs} ms`;
+    throw new HostBootError(`boot ${input.host}: ${reason}: ${tail(logFile)}; see ${logFile}`);
   }
   return initPid;
 }

@@ -3,8 +3,8 @@
  * Command line of the sandbox fleet: node dist/sandbox/fleet/cli.js up|down|status|exec|events|fault.
  * Progress goes to stderr; results (the spec path, status, command output) go to stdout.
  *
- * Exit codes: 0 success, 1 failure, 2 invalid usage; `exec` exits with the command's own code
- * (124 when it timed out, 128+N when signal N ended it).
+ * Exit codes are 0 for success, 1 for failure and 2 for invalid usage. `exec` exits with the command's
+ * own code, 124 when it timed out, or 128+N when signal N ended it.
  */
 import { constants as osConstants } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';

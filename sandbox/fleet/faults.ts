@@ -16,7 +16,7 @@ export interface FaultOptions {
   root?: string;
 }
 
-/** Thrown when a fault cannot be injected on this machine or host; the message says why. */
+/** Thrown when a fault cannot be injected on this machine or host; the message gives the reason. */
 export class FaultNotSupportedError extends Error {
   override name = 'FaultNotSupportedError';
 }
@@ -127,7 +127,7 @@ async function clearShaping(context: HostContext): Promise<void> {
   }
 }
 
-/** Stops the host's sshd.service through the systemd stand-in; existing sessions end as well. */
+/** Stops the host's sshd.service through the systemd stand-in: new connections are refused, open sessions go on. */
 export async function stopSshd(fleet: string, host: string, options: FaultOptions = {}): Promise<void> {
   const context = hostContext(fleet, host, options);
   await hostExecChecked(fleet, host, ['systemctl', 'stop', 'sshd.service'], { timeoutMs: HOST_COMMAND_TIMEOUT_MS, root: context.root });
@@ -216,11 +216,11 @@ export async function changeHostKey(fleet: string, host: string, options: Change
 
 function replaceKnownHostsEntries(context: HostContext, lines: string[]): void {
   const file = path.join(fleetDir(context.root, context.record.name), 'known_hosts');
-  const kept = fs
+  const otherHostLines = fs
     .readFileSync(file, 'utf8')
     .split('\n')
     .filter((line) => line !== '' && line.split(' ')[0] !== context.host.address);
   const temporary = `${file}.tmp`;
-  fs.writeFileSync(temporary, [...kept, ...lines].join('\n') + '\n');
+  fs.writeFileSync(temporary, [...otherHostLines, ...lines].join('\n') + '\n');
   fs.renameSync(temporary, file);
 }

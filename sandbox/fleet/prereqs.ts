@@ -1,6 +1,6 @@
 /**
- * What `up` needs on the machine before it creates hosts: the Debian packages a host runs (OpenSSH,
- * etcd, sudo, iproute2...) and the stand-in binaries built from sandbox/standins.
+ * Prerequisites of `up` on the machine: the Debian packages a host runs (OpenSSH, etcd, sudo,
+ * iproute2...) and the stand-in binaries built from sandbox/standins.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

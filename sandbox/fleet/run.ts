@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 
-/** Output kept per stream; the rest is dropped and the result says so. */
+/** Output kept per stream; the rest is dropped and the result's `truncated` flag is set. */
 const MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
 
 /** PATH for commands run on the sandbox's behalf, so the caller's PATH does not decide which binary runs. */
@@ -59,8 +59,8 @@ export function defaultEnv(): NodeJS.ProcessEnv {
 /**
  * Runs `argv` without a shell and resolves with its exit status and output; never rejects for a
  * non-zero exit. The command gets its own process group so a timeout kills everything it started.
- * As with an SSH session, the call ends when the command's stdout and stderr close: a background
- * process that keeps them open holds the call until the timeout, while one that redirects them
+ * As with an SSH session, the call ends when the command's stdout and stderr close. A background
+ * process that keeps them open makes the call wait until the timeout, while one that redirects them
  * (a daemon) keeps running after the call.
  */
 export function run(argv: string[], options: RunOptions): Promise<RunResult> {

@@ -112,8 +112,8 @@ async function createFleet(root: string, options: UpOptions, log: (line: string)
 
   const existing = readExistingRecord(root, name, log);
   if (existing !== undefined) {
-    const wantedIndex = options.index ?? existing.index;
-    const sameShape = wantedIndex === existing.index && sameLayout(existing.hosts, defaultLayout(options.hosts, wantedIndex));
+    const requestedIndex = options.index ?? existing.index;
+    const sameShape = requestedIndex === existing.index && sameLayout(existing.hosts, defaultLayout(options.hosts, requestedIndex));
     if (sameShape && existing.state === 'ready' && (await fleetHealthy(root, existing))) {
       log(`${name}: already up with ${existing.hosts.length} hosts at index ${existing.index}; nothing to do`);
       return { name, index: existing.index, root, created: false, hosts: existing.hosts, ...files };
@@ -221,9 +221,9 @@ export async function fleetHealthy(root: string, record: FleetRecord): Promise<b
 }
 
 function chooseFreeIndex(root: string, name: string): number {
-  const taken = new Set(listFleetRecords(root).filter((record) => record.name !== name).map((record) => record.index));
+  const usedIndexes = new Set(listFleetRecords(root).filter((record) => record.name !== name).map((record) => record.index));
   for (let index = DEMO_FLEET_INDEX + 1; index <= MAX_FLEET_INDEX; index++) {
-    if (!taken.has(index) && !linkExists(bridgeName(index))) return index;
+    if (!usedIndexes.has(index) && !linkExists(bridgeName(index))) return index;
   }
   throw new FleetUpError(`up ${name}: every fleet index from ${DEMO_FLEET_INDEX + 1} to ${MAX_FLEET_INDEX} is in use; run down on a fleet you no longer need`);
 }

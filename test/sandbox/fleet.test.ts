@@ -194,7 +194,7 @@ describe('sandbox fleet', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     // The cut host is also unreachable from the other hosts.
     const fromMaster = await hostExec(FLEET, 'master', ['bash', '-c', `exec 3<>/dev/tcp/${addressOf('node2')}/22`], { timeoutMs: 5_000, root: ROOT });
-    expect(fromMaster.exitCode === 0 && !fromMaster.timedOut).toBe(false);
+    expect(fromMaster.exitCode).not.toBe(0);
 
     await restoreLink(FLEET, 'node2', { root: ROOT });
     const restored = await ssh(addressOf('node2'), ['hostname'], { connectTimeoutSeconds: 5 });
