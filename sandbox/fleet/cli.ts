@@ -23,6 +23,7 @@ import {
   stopSshd,
   throttleLink,
 } from './faults.js';
+import { InvalidFleetArgumentError } from './names.js';
 import { status, type FleetStatus } from './status.js';
 import { up } from './up.js';
 
@@ -232,7 +233,7 @@ async function main(): Promise<void> {
       return;
     }
     process.stderr.write(`sandbox-fleet: ${(error as Error).message}\n`);
-    process.exitCode = 1;
+    process.exitCode = error instanceof InvalidFleetArgumentError || error instanceof RangeError ? 2 : 1;
   }
 }
 
