@@ -105,8 +105,9 @@ fi
 systemctl is-enabled --quiet ${unit} || systemctl enable ${unit} >/dev/null 2>&1 || kboot_fail "enable ${action.unit}"`;
 }
 
+/** Each probe is a function whose body runs in a subshell, so an `exit` in it ends only the probe. */
 function probeFunctions(probes: Probe[]): string {
-  return probes.map((probe, index) => `kboot_probe_${index}() {\n${probe.script}\n}`).join('\n');
+  return probes.map((probe, index) => `kboot_probe_${index}() (\n${probe.script}\n)`).join('\n');
 }
 
 /** Runs every probe once; used to decide whether a step whose marker matches still holds. */

@@ -54,7 +54,8 @@ actual=$(hostname)
 kboot_port_free() {
   local holder
   holder=$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:(("\\([^"]*\\)".*/\\1/p' | head -n1)
-  if [ -n "$holder" ] && [ "$holder" != "$2" ]; then problems+=("port $1 is held by $holder, needed by $2"); fi
+  # The kernel keeps 15 characters of a process name: kube-controller-manager shows as kube-controller.
+  if [ -n "$holder" ] && [ "$holder" != "\${2:0:15}" ]; then problems+=("port $1 is held by $holder, needed by $2"); fi
 }
 kboot_disk_free() {
   local dir=$1 free

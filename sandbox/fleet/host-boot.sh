@@ -49,21 +49,28 @@ hide_lower_except() {
   done
 }
 
+# The stand-in binaries are served to the host from /usr/libexec/kboot-sandbox, not from where they
+# were built (often under /root, which a host keeps at mode 0550 as CentOS does): daemons that run as
+# their own user, like etcd with User=etcd, must be able to reach them. Held here before the overlays
+# hide the build path, moved into place after.
+mkdir -p "$disk/standin-bin"
+mount --bind "$STANDIN_BIN_DIR" "$disk/standin-bin"
+
 for dir in etc usr var root home opt tmp; do
   mkdir -p "$disk/$dir/upper" "$disk/$dir/work"
   # The merged directory takes its owner and mode from the upper dir, and /tmp must stay 1777.
   chmod --reference="/$dir" "$disk/$dir/upper"
   chown --reference="/$dir" "$disk/$dir/upper"
   if [ "$dir" = root ]; then
-    # The machine's root home (dotfiles, tool caches, credentials) is not the host's. Only the
-    # stand-in binaries stay visible when they live under /root.
-    case "$STANDIN_BIN_DIR" in
-      /root/*) hide_lower_except /root "$disk/root/upper" "${STANDIN_BIN_DIR#/root/}" ;;
-      *) hide_lower_except /root "$disk/root/upper" '' ;;
-    esac
+    # The machine's root home (dotfiles, tool caches, credentials) is not the host's.
+    hide_lower_except /root "$disk/root/upper" ''
   fi
   mount -t overlay overlay -o "lowerdir=/$dir,upperdir=$disk/$dir/upper,workdir=$disk/$dir/work" "/$dir"
 done
+mkdir -p /usr/libexec/kboot-sandbox
+mount --move "$disk/standin-bin" /usr/libexec/kboot-sandbox
+mount -o remount,bind,ro /usr/libexec/kboot-sandbox
+STANDIN_BIN_DIR=/usr/libexec/kboot-sandbox
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mkdir -p /run/lock /run/sshd

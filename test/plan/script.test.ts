@@ -80,3 +80,16 @@ describe('step script', () => {
     expect(existsSync(join(dir, 'owned2'))).toBe(false);
   });
 });
+
+describe('step script probes', () => {
+  test('probe exit ends only the probe', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kboot-probe-'));
+    const base = rendering(dir, 'value=1\n');
+    const withExit = { ...base, verify: [{ description: 'exits 1 first time', script: `test -e ${dir}/second || { touch ${dir}/second; exit 1; }`, timeoutSeconds: 3, intervalSeconds: 1 }] };
+    const options = { fingerprint: 'f1', kbootVersion: 't', markerDir: join(dir, 'markers') };
+    expect(parseStepReport(run(stepScript(withExit, options)).stdout).outcome).toBe('applied');
+    const rerun = run(stepScript({ ...withExit, verify: [{ ...withExit.verify[0], script: 'exit 1', timeoutSeconds: 0 }] }, options));
+    expect(rerun.stdout).toContain('kboot: drift');
+    expect(rerun.stderr).toContain('kboot: verify failed: exits 1 first time');
+  });
+});
