@@ -98,7 +98,7 @@ describe('rollout on the sandbox fleet', () => {
         if (name !== 'sshd.service') expect([host, name, count]).toEqual([host, name, 1]);
       }
     }
-    expect(Object.keys(firstCounters.node3.install ?? {}).sort()).toEqual(['docker', 'flannel', 'kubernetes']);
+    expect(Object.keys(firstCounters.node3.install ?? {}).sort()).toEqual(['docker', 'flannel', 'kubernetes', 'kubernetes-client', 'kubernetes-master', 'kubernetes-node']);
   });
 
   test('second apply skips every step', async () => {
