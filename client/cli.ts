@@ -76,13 +76,43 @@ function specMemo(spec: ClusterSpec): Record<string, unknown> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How long `apply` and `status --watch` keep following through a Temporal or worker outage. */
+const FOLLOW_PATIENCE_MS = 5 * 60_000;
+
+/**
+ * Errors that a restarted server or a replaced worker clears: the server unreachable, or a query
+ * that no worker answered yet.
+ */
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: number; cause?: { code?: number } }).code ?? (error as { cause?: { code?: number } }).cause?.code;
+  // gRPC UNAVAILABLE (14), DEADLINE_EXCEEDED (4), and FAILED_PRECONDITION (9) which a query returns
+  // while no worker polls the task queue.
+  return code === 14 || code === 4 || code === 9;
+}
+
 /** Follows a rollout until it ends or waits for the operator; returns the last snapshot. */
 async function follow(client: Client, cluster: string, options: { tty: boolean }): Promise<RolloutSnapshot> {
   let previous: RolloutSnapshot | undefined;
   let drawnLines = 0;
+  let unreachableSince: number | undefined;
   // Bounded by the rollout itself: it either ends or parks, and both end this loop.
   while (true) {
-    const snapshot = await readRollout(client, cluster);
+    let snapshot: RolloutSnapshot;
+    try {
+      snapshot = await readRollout(client, cluster);
+      unreachableSince = undefined;
+    } catch (error) {
+      // The rollout lives in Temporal, not in this process: a server restart or a worker redeploy
+      // only pauses the view, so keep asking for a while before giving up.
+      if (!isTransient(error)) throw error;
+      unreachableSince ??= Date.now();
+      if (Date.now() - unreachableSince > FOLLOW_PATIENCE_MS) {
+        throw new ExitError(`lost contact with the rollout for ${FOLLOW_PATIENCE_MS / 1000}s: ${(error as Error).message}; it goes on in Temporal, check later with kboot status ${cluster}`, EXIT.unreachable);
+      }
+      process.stderr.write(`waiting for Temporal: ${(error as Error).message.split('\n')[0]}\n`);
+      await sleep(2000);
+      continue;
+    }
     if (snapshot.state) {
       if (options.tty) {
         const lines = renderProgress(cluster, snapshot.state, Date.now());
