@@ -29,6 +29,10 @@ export async function runWorker(options: WorkerOptions = {}): Promise<void> {
       : { workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)) }),
     activities: createActivities(pool),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
+    // Workflow code that cannot replay a running rollout fails that rollout at once, where the
+    // operator sees it, instead of retrying its workflow task forever. Re-applying the spec then
+    // starts a new rollout that skips every step whose host marker still holds.
+    workflowFailureErrorTypes: { '*': ['NondeterminismError'] },
   });
   try {
     await worker.run();

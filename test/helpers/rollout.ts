@@ -1,0 +1,72 @@
+/** Reads rollouts and sandbox hosts directly, for tests that inject faults mid-rollout. */
+import { Client, Connection } from '@temporalio/client';
+import { readRollout } from '../../client/progress';
+import type { RolloutState } from '../../workflows/definitions';
+import { hostExec, readEvents } from '../../sandbox/fleet/index';
+
+export async function connectClient(): Promise<{ client: Client; close: () => Promise<void> }> {
+  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
+  return { client: new Client({ connection }), close: () => connection.close() };
+}
+
+/** Polls the rollout until `predicate` holds; throws with the last state after `timeoutMs`. */
+export async function waitForRollout(
+  client: Client,
+  cluster: string,
+  predicate: (state: RolloutState) => boolean,
+  timeoutMs = 180_000,
+): Promise<RolloutState> {
+  const deadline = Date.now() + timeoutMs;
+  let last: RolloutState | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = (await readRollout(client, cluster)).state;
+      if (last && predicate(last)) return last;
+    } catch {
+      // Not started yet, or a worker is being replaced: ask again.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  throw new Error(`rollout ${cluster}: condition not reached in ${timeoutMs} ms; last state ${JSON.stringify(last)}`);
+}
+
+export function stepStatus(state: RolloutState, host: string, step: string): string | undefined {
+  return state.hosts[host]?.steps[step as keyof RolloutState['hosts'][string]['steps']]?.status;
+}
+
+/** Runs a shell script as root inside a sandbox host; throws on a non-zero exit. */
+export async function onHost(fleet: string, host: string, script: string): Promise<string> {
+  const result = await hostExec(fleet, host, ['bash', '-c', script], { timeoutMs: 30_000 });
+  if (result.exitCode !== 0) throw new Error(`${host}: ${script}: exit ${result.exitCode}: ${result.stderr}`);
+  return result.stdout;
+}
+
+export type Counters = Record<string, Record<string, Record<string, number>>>;
+
+/** Install and start counts per host, as the hosts' own event logs record them. */
+export async function readCounters(fleet: string, hosts: string[]): Promise<Counters> {
+  const counters: Counters = {};
+  for (const host of hosts) counters[host] = (await readEvents(fleet, host)).counts;
+  return counters;
+}
+
+/** Every package installed and every unit started exactly once (sshd aside, started by boot). */
+export function repeatedWork(counters: Counters): string[] {
+  const repeats: string[] = [];
+  for (const [host, counts] of Object.entries(counters)) {
+    for (const kind of ['install', 'start']) {
+      for (const [name, count] of Object.entries(counts[kind] ?? {})) {
+        if (name !== 'sshd.service' && count !== 1) repeats.push(`${host}: ${kind} ${name} x${count}`);
+      }
+    }
+  }
+  return repeats;
+}
+
+/** The etcd cluster id every member reports, read on `host` with etcdctl. */
+export async function etcdClusterIds(fleet: string, host: string): Promise<string[]> {
+  const statuses = JSON.parse(await onHost(fleet, host, 'ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 endpoint status --cluster -w json')) as Array<{
+    Status: { header: { cluster_id: number | string } };
+  }>;
+  return statuses.map((status) => String(status.Status.header.cluster_id));
+}
