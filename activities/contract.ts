@@ -3,7 +3,8 @@
  * Nothing here may hold a secret: inputs and results are stored in workflow history.
  */
 import type { ClusterSpec, GateId, StepRendering } from '../plan/index.js';
-import type { StepOutcome } from '../plan/script.js';
+import type { StepCondition, StepOutcome } from '../plan/script.js';
+import type { StepId } from '../plan/index.js';
 
 export interface StepActivityInput {
   cluster: string;
@@ -33,8 +34,21 @@ export interface GateActivityResult {
   summary: string;
 }
 
+export interface HostCheckInput {
+  spec: ClusterSpec;
+  host: string;
+}
+
+export interface HostCheckResult {
+  host: string;
+  steps: Array<{ step: StepId; condition: StepCondition; failedProbes: string[] }>;
+  /** Set when the host could not be read at all. */
+  error?: string;
+}
+
 /** The activity functions workflows call; implemented in activities/index.ts. */
 export interface KbootActivities {
   runStep(input: StepActivityInput): Promise<StepActivityResult>;
   checkGate(input: GateActivityInput): Promise<GateActivityResult>;
+  checkHost(input: HostCheckInput): Promise<HostCheckResult>;
 }

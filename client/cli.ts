@@ -6,9 +6,12 @@
  *   2  invalid input: the spec or the command line
  *   3  Temporal cannot be reached
  *   4  the rollout waits for the operator (retry, skip or abort)
+ *   5  `kboot check` found steps a rollout would change (drift, changed inputs, never applied)
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { HostCheckResult } from '../activities/contract.js';
 import { buildPlan, hostsWithRole } from '../plan/index.js';
 import type { ClusterSpec } from '../plan/spec.js';
 import {
@@ -23,13 +26,15 @@ import {
   searchAttributes,
   skipUpdate,
 } from '../workflows/definitions.js';
-import { renderPlan, type PlanFormat } from './plan-view.js';
-import { readRollout, type RolloutSnapshot } from './progress.js';
-import { renderChanges, renderProgress, renderSummary } from './render.js';
+import { PLAN_FORMATS, renderPlan, type PlanFormat } from './plan-view.js';
+import { InvalidClusterNameError, listRollouts, type RolloutRecord } from './history.js';
+import { readRollout, type RolloutSnapshot, statusDocument } from './progress.js';
+import { renderHistory, renderProgress, renderSummary } from './render.js';
 import { KBOOT_VERSION, temporalSettings, workflowUiUrl } from './settings.js';
-import { loadSpec, SpecError, type LoadedSpec } from './spec-file.js';
+import { loadSpec, parseSpec, SpecError, type LoadedSpec } from './spec-file.js';
+import { createProgressView, type ProgressView, viewMode } from './watch.js';
 
-export const EXIT = { ok: 0, failed: 1, invalid: 2, unreachable: 3, waiting: 4 } as const;
+export const EXIT = { ok: 0, failed: 1, invalid: 2, unreachable: 3, waiting: 4, changes: 5 } as const;
 
 /** Raised to end the command with a message and an exit code. */
 class ExitError extends Error {
@@ -43,6 +48,22 @@ class ExitError extends Error {
 
 function readSpec(file: string): LoadedSpec {
   const loaded = loadSpec(file);
+  for (const warning of loaded.warnings) process.stderr.write(`warning: ${file}: ${warning.specPath}: ${warning.message}\n`);
+  return loaded;
+}
+
+/**
+ * Reads a spec without checking that its SSH key files exist. The plan depends on the spec alone,
+ * so it prints on a machine that has none of the worker's keys.
+ */
+function readSpecWithoutKeyFiles(file: string): LoadedSpec {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new SpecError(file, '', `cannot read the spec file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  const loaded = parseSpec(text, file);
   for (const warning of loaded.warnings) process.stderr.write(`warning: ${file}: ${warning.specPath}: ${warning.message}\n`);
   return loaded;
 }
@@ -91,9 +112,7 @@ function isTransient(error: unknown): boolean {
 }
 
 /** Follows a rollout until it ends or waits for the operator; returns the last snapshot. */
-async function follow(client: Client, cluster: string, options: { tty: boolean }): Promise<RolloutSnapshot> {
-  let previous: RolloutSnapshot | undefined;
-  let drawnLines = 0;
+async function follow(client: Client, cluster: string, view: ProgressView): Promise<RolloutSnapshot> {
   let unreachableSince: number | undefined;
   // Bounded by the rollout itself: it either ends or parks, and both end this loop.
   while (true) {
@@ -109,20 +128,11 @@ async function follow(client: Client, cluster: string, options: { tty: boolean }
       if (Date.now() - unreachableSince > FOLLOW_PATIENCE_MS) {
         throw new ExitError(`lost contact with the rollout for ${FOLLOW_PATIENCE_MS / 1000}s: ${(error as Error).message}; it goes on in Temporal, check later with kboot status ${cluster}`, EXIT.unreachable);
       }
-      process.stderr.write(`waiting for Temporal: ${(error as Error).message.split('\n')[0]}\n`);
+      view.notice(`waiting for Temporal: ${(error as Error).message.split('\n')[0]}`);
       await sleep(2000);
       continue;
     }
-    if (snapshot.state) {
-      if (options.tty) {
-        const lines = renderProgress(cluster, snapshot.state, Date.now());
-        process.stdout.write(`${drawnLines > 0 ? `\x1b[${drawnLines}A\x1b[J` : ''}${lines.join('\n')}\n`);
-        drawnLines = lines.length;
-      } else {
-        for (const line of renderChanges(previous?.state, snapshot.state)) process.stdout.write(`${line}\n`);
-      }
-    }
-    previous = snapshot;
+    view.show(snapshot);
     if (snapshot.execution !== 'RUNNING' || snapshot.state?.phase === 'waiting-for-operator') return snapshot;
     await sleep(1000);
   }
@@ -169,7 +179,13 @@ async function apply(file: string, options: { wait: boolean }): Promise<number> 
   process.stdout.write(`web UI: ${workflowUiUrl(settings, workflowId)}\n`);
   if (!options.wait) return EXIT.ok;
 
-  const snapshot = await follow(client, spec.name, { tty: Boolean(process.stdout.isTTY) });
+  const view = createProgressView(viewMode({ json: false, stream: process.stdout }));
+  let snapshot: RolloutSnapshot;
+  try {
+    snapshot = await follow(client, spec.name, view);
+  } finally {
+    view.close();
+  }
   if (snapshot.execution === 'RUNNING') {
     process.stderr.write(`${waitingMessage(spec.name, snapshot)}\n`);
     return EXIT.waiting;
@@ -187,20 +203,64 @@ async function apply(file: string, options: { wait: boolean }): Promise<number> 
   }
 }
 
+const CONDITION_TEXT = {
+  'in-place': 'in place',
+  'not-applied': 'never applied',
+  changed: 'inputs changed since it was applied',
+  drift: 'drifted: applied, but its verification fails now',
+} as const;
+
+/** Reports what a rollout of `file` would change, reading every host and changing nothing. */
+async function check(file: string): Promise<number> {
+  const { spec } = readSpec(file);
+  const settings = temporalSettings();
+  const client = await connect();
+  const results = (await client.workflow.execute('driftCheckWorkflow', {
+    taskQueue: settings.taskQueue,
+    workflowId: `${rolloutWorkflowId(spec.name)}-check`,
+    args: [spec],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: `Drift check of ${spec.name}`,
+  })) as HostCheckResult[];
+  let pending = 0;
+  let unreadable = 0;
+  for (const result of results) {
+    if (result.error) {
+      unreadable++;
+      process.stdout.write(`${result.host}: cannot check: ${result.error.split('\n')[0]}\n`);
+      continue;
+    }
+    for (const { step, condition, failedProbes } of result.steps) {
+      if (condition === 'in-place') continue;
+      pending++;
+      const probes = failedProbes.length > 0 ? ` (failing: ${failedProbes.join('; ')})` : '';
+      process.stdout.write(`${result.host}: ${step}: ${CONDITION_TEXT[condition]}${probes}\n`);
+    }
+  }
+  const total = results.reduce((sum, result) => sum + result.steps.length, 0);
+  process.stdout.write(`${spec.name}: ${total - pending} of ${total} steps in place, ${pending} would change${unreadable ? `, ${unreadable} hosts unreadable` : ''}\n`);
+  if (unreadable > 0) return EXIT.failed;
+  return pending > 0 ? EXIT.changes : EXIT.ok;
+}
+
 async function status(cluster: string, options: { watch: boolean; json: boolean }): Promise<number> {
   const client = await connect();
+  const settings = temporalSettings();
   let snapshot: RolloutSnapshot;
+  const view = options.watch ? createProgressView(viewMode({ json: options.json, stream: process.stdout })) : undefined;
   try {
-    snapshot = options.watch && !options.json ? await follow(client, cluster, { tty: Boolean(process.stdout.isTTY) }) : await readRollout(client, cluster);
+    snapshot = view ? await follow(client, cluster, view) : await readRollout(client, cluster);
   } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new ExitError(`no rollout of cluster ${cluster} found (workflow ${rolloutWorkflowId(cluster)})`, EXIT.failed);
+    if (error instanceof WorkflowNotFoundError) throw new ExitError(`no rollout of cluster ${cluster} found (workflow ${rolloutWorkflowId(cluster)}); start one with kboot apply FILE`, EXIT.failed);
     throw error;
+  } finally {
+    view?.close();
   }
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify(snapshot, null, 2)}\n`);
-  } else if (!options.watch || !process.stdout.isTTY) {
-    if (snapshot.state) process.stdout.write(`${renderProgress(cluster, snapshot.state, Date.now()).join('\n')}\n`);
-    process.stdout.write(`workflow ${snapshot.workflowId}: ${snapshot.execution}\n`);
+  if (options.json && !options.watch) {
+    process.stdout.write(`${JSON.stringify(statusDocument(snapshot, Date.now()), null, 2)}\n`);
+  } else if (!options.json) {
+    if (!options.watch && snapshot.state) process.stdout.write(`${renderProgress(cluster, snapshot.state, Date.now()).join('\n')}\n`);
+    process.stdout.write(`workflow ${snapshot.workflowId}: ${snapshot.execution}\nweb UI: ${workflowUiUrl(settings, snapshot.workflowId)}\n`);
   }
   if (snapshot.state?.phase === 'waiting-for-operator') return EXIT.waiting;
   if (snapshot.execution === 'RUNNING' || snapshot.state?.phase === 'succeeded') return EXIT.ok;
@@ -220,20 +280,25 @@ async function operatorRequest(cluster: string, request: (client: Client) => Pro
   }
 }
 
-async function history(cluster: string): Promise<number> {
+async function history(cluster: string, options: { limit: number; json: boolean }): Promise<number> {
   const client = await connect();
   const settings = temporalSettings();
-  const rows: string[] = [];
-  for await (const execution of client.workflow.list({ query: `KbootCluster = '${cluster.replace(/'/g, '')}' AND WorkflowType = 'rolloutWorkflow'` })) {
-    const duration = execution.closeTime ? `${Math.round((execution.closeTime.getTime() - execution.startTime.getTime()) / 1000)}s` : 'running';
-    rows.push(`${execution.startTime.toISOString()}  ${execution.status.name.padEnd(10)}  ${duration.padStart(8)}  ${execution.runId}`);
-    if (rows.length >= 100) break;
+  let records: RolloutRecord[];
+  try {
+    records = await listRollouts(client, cluster, options.limit);
+  } catch (error) {
+    if (error instanceof InvalidClusterNameError) throw new ExitError(error.message, EXIT.invalid);
+    throw error;
   }
-  if (rows.length === 0) {
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  if (records.length === 0) {
     process.stdout.write(`no rollouts of cluster ${cluster}\n`);
     return EXIT.ok;
   }
-  process.stdout.write(`started                   status      duration  run id\n${rows.join('\n')}\n`);
+  process.stdout.write(`${renderHistory(records, Date.now()).join('\n')}\n`);
   process.stdout.write(`web UI: ${workflowUiUrl(settings, rolloutWorkflowId(cluster))}\n`);
   return EXIT.ok;
 }
@@ -265,12 +330,18 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('print the task graph: which step runs on which host, after what')
     .action(async (file: string, options: { format: string }) =>
       run(() => {
-        if (!['text', 'mermaid', 'dot'].includes(options.format)) throw new ExitError(`invalid --format ${options.format}: use text, mermaid or dot`, EXIT.invalid);
-        const { spec } = readSpec(file);
+        if (!(PLAN_FORMATS as readonly string[]).includes(options.format)) throw new ExitError(`invalid --format ${options.format}: use text, mermaid or dot`, EXIT.invalid);
+        const { spec } = readSpecWithoutKeyFiles(file);
         process.stdout.write(renderPlan(buildPlan(spec), options.format as PlanFormat));
         return EXIT.ok;
       })(),
     );
+
+  program
+    .command('check')
+    .argument('<file>', 'cluster spec (YAML)')
+    .description('report what a rollout would change (drift, changed inputs), changing nothing')
+    .action(async (file: string) => run(() => check(file))());
 
   program
     .command('apply')
@@ -282,8 +353,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   program
     .command('status')
     .argument('<cluster>', 'cluster name')
-    .option('--watch', 'follow the rollout until it ends or waits for the operator')
-    .option('--json', 'print the rollout state as JSON')
+    .option('--watch', 'follow the rollout until it ends or waits for the operator: a live view on a terminal, one line per change otherwise')
+    .option('--json', 'print the rollout as JSON; with --watch, one JSON document per line at each change')
     .description('show a rollout: phases, hosts, gates')
     .action(async (cluster: string, options: { watch?: boolean; json?: boolean }) =>
       run(() => status(cluster, { watch: Boolean(options.watch), json: Boolean(options.json) }))(),
@@ -335,8 +406,16 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   program
     .command('history')
     .argument('<cluster>', 'cluster name')
+    .option('--limit <count>', 'number of rollouts to list, newest first', '20')
+    .option('--json', 'print the rollouts as a JSON array')
     .description('list past rollouts of a cluster with their outcome and duration')
-    .action(async (cluster: string) => run(() => history(cluster))());
+    .action(async (cluster: string, options: { limit: string; json?: boolean }) =>
+      run(() => {
+        const limit = Number(options.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ExitError(`invalid --limit ${options.limit}: use a whole number from 1 to 1000`, EXIT.invalid);
+        return history(cluster, { limit, json: Boolean(options.json) });
+      })(),
+    );
 
   program
     .command('worker')

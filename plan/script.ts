@@ -57,6 +57,15 @@ kboot_block() {
   changed+=("$path")
   echo "kboot: changed $path"
 }
+kboot_same() {
+  local path=$1 mode=$2
+  [ -f "$path" ] && [ "$(stat -c %a "$path")" = "\${mode#0}" ] && cmp -s - "$path"
+}
+kboot_block_same() {
+  local path=$1 marker=$2 expected
+  expected=$(cat)
+  [ -f "$path" ] && [ "$(awk -v b="# BEGIN $marker" -v e="# END $marker" '$0==b{inside=1;next} $0==e{inside=0} inside' "$path")" = "$expected" ]
+}
 kboot_changed() {
   local wanted path
   for wanted in "$@"; do
@@ -106,6 +115,21 @@ systemctl is-enabled --quiet ${unit} || systemctl enable ${unit} >/dev/null 2>&1
 }
 
 /** Each probe is a function whose body runs in a subshell, so an `exit` in it ends only the probe. */
+/** A function that exits 0 when every file and block the step owns has its rendered content. */
+function filesHoldFunction(rendering: StepRendering): string {
+  const checks = [
+    ...rendering.files.map((file) => {
+      const delimiter = heredocDelimiter(file.content);
+      return `kboot_same ${quote(file.path)} ${quote(file.mode)} <<'${delimiter}' || { echo "kboot: differs ${file.path}"; return 1; }\n${file.content.replace(/\n$/, '')}\n${delimiter}`;
+    }),
+    ...rendering.blocks.map((block) => {
+      const delimiter = heredocDelimiter(block.content);
+      return `kboot_block_same ${quote(block.path)} ${quote(block.marker)} <<'${delimiter}' || { echo "kboot: differs ${block.path}"; return 1; }\n${block.content}\n${delimiter}`;
+    }),
+  ];
+  return `kboot_files_hold() {\n${checks.join('\n')}\n${checks.length === 0 ? 'true\n' : ''}}`;
+}
+
 function probeFunctions(probes: Probe[]): string {
   return probes.map((probe, index) => `kboot_probe_${index}() (\n${probe.script}\n)`).join('\n');
 }
@@ -134,13 +158,14 @@ export function stepScript(rendering: StepRendering, options: ScriptOptions): st
   const parts = [
     PRELUDE,
     probeFunctions(rendering.verify),
+    filesHoldFunction(rendering),
     `marker=${quote(marker)}`,
     `fingerprint=${quote(options.fingerprint)}`,
     `recorded=$(sed -n 's/.*"fingerprint":"\\([^"]*\\)".*/\\1/p' "$marker" 2>/dev/null)`,
     options.force ? 'recorded=' : '',
     `if [ "$recorded" = "$fingerprint" ]; then
-  if ${probesHold(rendering.verify)}; then echo "kboot: result skipped"; exit 0; fi
-  echo "kboot: drift marker matches but verification fails"
+  if kboot_files_hold && ${probesHold(rendering.verify)}; then echo "kboot: result skipped"; exit 0; fi
+  echo "kboot: drift marker matches but the host differs from it"
   outcome=repaired
 else
   outcome=applied
@@ -176,4 +201,40 @@ export function parseStepReport(stdout: string): { outcome?: StepOutcome; change
     else if (event === 'drift') report.drift = true;
   }
   return report;
+}
+
+/**
+ * Builds a read-only script that reports a step's state without changing the host: the fingerprint
+ * its marker records and whether each probe passes now.
+ */
+export function checkScript(rendering: StepRendering, markerDir = MARKER_DIR): string {
+  const marker = `${markerDir}/${rendering.step}.json`;
+  const probes = rendering.verify
+    .map((probe, index) => `if kboot_probe_${index} >/dev/null 2>&1; then echo "kboot: probe ok ${index}"; else echo "kboot: probe failed ${index}"; fi`)
+    .join('\n');
+  return [
+    PRELUDE,
+    probeFunctions(rendering.verify),
+    filesHoldFunction(rendering),
+    'kboot_files_hold || true',
+    `recorded=$(sed -n 's/.*"fingerprint":"\\([^"]*\\)".*/\\1/p' ${quote(marker)} 2>/dev/null)`,
+    'echo "kboot: marker ${recorded:-none}"',
+    probes,
+  ]
+    .filter(Boolean)
+    .join('\n') + '\n';
+}
+
+export type StepCondition = 'in-place' | 'not-applied' | 'changed' | 'drift';
+
+/** Reads what a check script printed: in place, never applied, inputs changed, or drifted. */
+export function parseCheckReport(stdout: string, rendering: StepRendering, fingerprint: string): { condition: StepCondition; failedProbes: string[] } {
+  const recorded = /^kboot: marker (\S+)$/m.exec(stdout)?.[1] ?? 'none';
+  const failedProbes = [
+    ...[...stdout.matchAll(/^kboot: differs (.+)$/gm)].map((match) => `${match[1]} differs from the spec`),
+    ...[...stdout.matchAll(/^kboot: probe failed (\d+)$/gm)].map((match) => rendering.verify[Number(match[1])]?.description ?? `probe ${match[1]}`),
+  ];
+  if (recorded === 'none') return { condition: 'not-applied', failedProbes };
+  if (recorded !== fingerprint) return { condition: 'changed', failedProbes };
+  return { condition: failedProbes.length > 0 ? 'drift' : 'in-place', failedProbes };
 }

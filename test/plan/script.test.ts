@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseStepReport, stepScript, type StepRendering } from '../../plan/index';
+import { checkScript, parseCheckReport, parseStepReport, stepScript, type StepRendering } from '../../plan/index';
 
 /** Runs a step script with the local bash, as the remote host would. */
 function run(script: string): { status: number | null; stdout: string; stderr: string } {
@@ -91,5 +91,46 @@ describe('step script probes', () => {
     const rerun = run(stepScript({ ...withExit, verify: [{ ...withExit.verify[0], script: 'exit 1', timeoutSeconds: 0 }] }, options));
     expect(rerun.stdout).toContain('kboot: drift');
     expect(rerun.stderr).toContain('kboot: verify failed: exits 1 first time');
+  });
+});
+
+describe('hand edits', () => {
+  test('edited file is drift, repaired', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kboot-edit-'));
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost\n');
+    const options = { fingerprint: 'f1', kbootVersion: 't', markerDir: join(dir, 'markers') };
+    const step = rendering(dir, 'value=1\nother=2\n');
+    expect(parseStepReport(run(stepScript(step, options)).stdout).outcome).toBe('applied');
+    writeFileSync(join(dir, 'etc/app.conf'), 'value=1\nother=3\n');
+    const report = parseStepReport(run(stepScript(step, options)).stdout);
+    expect(report).toMatchObject({ outcome: 'repaired', drift: true, changed: [join(dir, 'etc/app.conf')] });
+    expect(readFileSync(join(dir, 'etc/app.conf'), 'utf8')).toBe('value=1\nother=2\n');
+  });
+
+  test('edited block is drift, repaired', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kboot-edit-'));
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost\n');
+    const options = { fingerprint: 'f1', kbootVersion: 't', markerDir: join(dir, 'markers') };
+    const step = rendering(dir, 'value=1\n');
+    run(stepScript(step, options));
+    writeFileSync(join(dir, 'hosts'), readFileSync(join(dir, 'hosts'), 'utf8').replace('10.0.0.2 b', '10.0.0.9 b'));
+    expect(parseStepReport(run(stepScript(step, options)).stdout)).toMatchObject({ outcome: 'repaired', changed: [join(dir, 'hosts')] });
+    expect(parseStepReport(run(stepScript(step, options)).stdout).outcome).toBe('skipped');
+  });
+
+  test('check script reports without changing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kboot-check-'));
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost\n');
+    const markerDir = join(dir, 'markers');
+    const step = rendering(dir, 'value=1\n');
+    expect(parseCheckReport(run(checkScript(step, markerDir)).stdout, step, 'f1').condition).toBe('not-applied');
+    run(stepScript(step, { fingerprint: 'f1', kbootVersion: 't', markerDir }));
+    expect(parseCheckReport(run(checkScript(step, markerDir)).stdout, step, 'f1')).toEqual({ condition: 'in-place', failedProbes: [] });
+    expect(parseCheckReport(run(checkScript(step, markerDir)).stdout, step, 'f2').condition).toBe('changed');
+    writeFileSync(join(dir, 'etc/app.conf'), 'broken\n');
+    const drift = parseCheckReport(run(checkScript(step, markerDir)).stdout, step, 'f1');
+    expect(drift.condition).toBe('drift');
+    expect(drift.failedProbes).toEqual([`${join(dir, 'etc/app.conf')} differs from the spec`, 'config holds the value']);
+    expect(readFileSync(join(dir, 'etc/app.conf'), 'utf8')).toBe('broken\n');
   });
 });
