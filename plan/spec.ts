@@ -129,6 +129,13 @@ export const rolloutSchema = z.strictObject({
    * (`"10%"`), like Ansible's max_fail_percentage. Within the budget, failed hosts park and wait.
    */
   maxFailedHosts: z.union([z.number().int().min(0), z.string().regex(/^(100|[1-9]?\d)%$/, 'must be a count or a percentage such as 10%')]).default('100%'),
+  /**
+   * Hosts per rolling batch, as a count (`5`) or a share of the fleet (`"20%"`, rounded down, at
+   * least 1), like Ansible's serial. Batches follow the order of `hosts`. A host of batch N+1
+   * starts only once every host of batch N is done, failed, skipped or parked at a gate that
+   * needs hosts of later batches. Gates are not batched.
+   */
+  batchSize: z.union([z.number().int().min(1), z.string().regex(/^(100|[1-9]\d?)%$/, 'must be a count of at least 1 or a percentage from 1% to 100%')]).default('100%'),
   /** How long a parked rollout waits for the operator before it ends as failed. */
   operatorTimeout: duration.default('24h'),
 });
@@ -138,7 +145,14 @@ export const clusterSpecSchema = z.strictObject({
   name: dnsLabel,
   ssh: sshSchema,
   hosts: z.array(hostSchema).min(1, 'must list at least one host'),
-  packages: z.strictObject({ repository: repositorySchema }),
+  packages: z.strictObject({
+    repository: repositorySchema,
+    /**
+     * How long one `yum install` may run before it is killed and the step retried: a held yum lock
+     * or a dead mirror otherwise hangs the host's rollout.
+     */
+    installTimeout: duration.default('10m'),
+  }),
   etcd: etcdSchema.prefault({}),
   flannel: flannelSchema,
   docker: dockerSchema.prefault({}),

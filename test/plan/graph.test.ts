@@ -59,8 +59,9 @@ describe('planner', () => {
   });
 
   test('packages follow the roles', () => {
-    expect(renderStep(spec, 'packages', 'master1').ensures[0].apply).toBe('yum install -y etcd kubernetes');
-    expect(renderStep(spec, 'packages', 'node3').ensures[0].apply).toBe('yum install -y docker flannel kubernetes');
+    expect(renderStep(spec, 'packages', 'master1').ensures[0].apply).toContain('timeout --kill-after=10 600 yum install -y etcd kubernetes\n');
+    expect(renderStep(spec, 'packages', 'node3').ensures[0].apply).toContain('timeout --kill-after=10 600 yum install -y docker flannel kubernetes\n');
+    expect(renderStep(spec, 'packages', 'node3').ensures[0].check).toBe('rpm -q docker flannel kubernetes >/dev/null');
   });
 
   test('step rejects a host without its role', () => {
