@@ -40,15 +40,33 @@ if (WRAPPER.includes("'")) {
 export const REMOTE_TIMEOUT_MARGIN_SECONDS = 5;
 
 /**
- * Builds the command line that the SSH server hands to the user's login shell. Only the fixed
- * wrapper and two integers appear on it.
+ * Prompt that `sudo -S` prints when it wants the password. The client answers only this prompt,
+ * and only once, so a password never lands anywhere but in sudo.
  */
-export function buildRemoteCommand(options: { sudo: boolean; scriptBytes: number; timeoutMs: number }): string {
+export const SUDO_PROMPT = '[kboot] sudo password:';
+
+/**
+ * Line the wrapper prints, as root, before it reads the script. With `sudo -S` the client sends
+ * the script only after this line, so script bytes can never be read by sudo as a password, and
+ * a password that sudo did not ask for never reaches the wrapper.
+ */
+export const SUDO_READY_LINE = 'kboot: sudo ready';
+
+/**
+ * Builds the command line that the SSH server hands to the user's login shell. Only the fixed
+ * wrapper and two integers appear on it. With `sudoPassword`, sudo reads the password from the
+ * channel (`-S`) and the wrapper announces itself with SUDO_READY_LINE before reading the script.
+ */
+export function buildRemoteCommand(options: { sudo: boolean; sudoPassword?: boolean; scriptBytes: number; timeoutMs: number }): string {
   const { sudo, scriptBytes, timeoutMs } = options;
   if (!Number.isSafeInteger(scriptBytes) || scriptBytes < 0) {
     throw new RangeError(`invalid script size ${scriptBytes}: expected a byte count`);
   }
   const remoteTimeoutSeconds = Math.ceil(timeoutMs / 1000) + REMOTE_TIMEOUT_MARGIN_SECONDS;
+  if (sudo && options.sudoPassword === true) {
+    const announced = `printf "%s\\n" "${SUDO_READY_LINE}" >&2\n${WRAPPER}`;
+    return `exec sudo -S -p '${SUDO_PROMPT}' -- /bin/bash -c '${announced}' kboot-run ${scriptBytes} ${remoteTimeoutSeconds}`;
+  }
   const elevate = sudo ? 'sudo -n -- ' : '';
   return `exec ${elevate}/bin/bash -c '${WRAPPER}' kboot-run ${scriptBytes} ${remoteTimeoutSeconds}`;
 }

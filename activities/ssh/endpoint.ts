@@ -21,8 +21,17 @@ export interface SshEndpoint {
   knownHostsFile?: string;
   /** Pinned host key fingerprints in OpenSSH form (`SHA256:` and unpadded base64). */
   fingerprints?: string[];
-  /** Runs the script as root through `sudo -n`, which fails at once instead of asking for a password. */
+  /**
+   * Runs the script as root through `sudo -n`, which fails at once instead of asking for a
+   * password, or through `sudo -S` when `sudoPasswordEnv` is set.
+   */
   sudo: boolean;
+  /**
+   * Name of the worker-side environment variable that contains the login user's sudo password.
+   * The password goes to `sudo -S` on the channel's stdin, only after sudo prompts for it, and
+   * never into the script, a command line or a result.
+   */
+  sudoPasswordEnv?: string;
   /**
    * Allocates a pseudo-terminal, for hosts whose sudoers sets `requiretty`. Standard error is then
    * merged into standard output by the terminal. Default false.
@@ -31,11 +40,11 @@ export interface SshEndpoint {
   /** Limit for TCP connect, key exchange and authentication together, in milliseconds. */
   connectTimeoutMs: number;
   /** Bastion to connect through: the connection to this host is tunnelled with `direct-tcpip`. */
-  jump?: Omit<SshEndpoint, 'sudo' | 'jump' | 'tty'>;
+  jump?: ConnectionTarget;
 }
 
 /** The part of an endpoint that a connection depends on: a bastion has no sudo, tty or jump. */
-export type ConnectionTarget = Omit<SshEndpoint, 'sudo' | 'jump' | 'tty'>;
+export type ConnectionTarget = Omit<SshEndpoint, 'sudo' | 'sudoPasswordEnv' | 'jump' | 'tty'>;
 
 /** Formats `node2 (198.18.1.13:22)`, the way every message names a host. */
 export function describeTarget(target: ConnectionTarget): string {
@@ -50,6 +59,9 @@ export function validateEndpoint(endpoint: SshEndpoint): void {
   validateTarget(endpoint, 'endpoint');
   if (endpoint.jump !== undefined) {
     validateTarget(endpoint.jump, 'endpoint.jump');
+  }
+  if (endpoint.sudoPasswordEnv !== undefined && (typeof endpoint.sudoPasswordEnv !== 'string' || endpoint.sudoPasswordEnv === '')) {
+    throw new TypeError(`invalid SSH endpoint for ${endpoint.host}: endpoint.sudoPasswordEnv must be a non-empty environment variable name`);
   }
 }
 

@@ -157,7 +157,44 @@ export class SudoPasswordRequiredError extends SshError {
     super(
       target,
       `run script on ${describeTarget(target)}: sudo needs a password for user ${target.user}; ` +
-        `allow passwordless sudo for that user (NOPASSWD in sudoers) or connect as root`,
+        `allow passwordless sudo for that user (NOPASSWD in sudoers), connect as root, ` +
+        `or name a worker environment variable that contains the password in sudoPasswordEnv`,
+    );
+    this.result = result;
+  }
+}
+
+/**
+ * Thrown when `sudo -S` prompts for the password a second time, because it rejected the one from
+ * `sudoPasswordEnv`. The script did not run.
+ */
+export class SudoPasswordRejectedError extends SshError {
+  readonly nonRetryable = true;
+  readonly result: RemoteResult;
+
+  constructor(target: ConnectionTarget & { user: string }, passwordEnv: string, result: RemoteResult) {
+    super(
+      target,
+      `run script on ${describeTarget(target)}: sudo rejected the password from ${passwordEnv} for user ${target.user}; ` +
+        `check that variable's value on the worker and that the user may run sudo on the host`,
+    );
+    this.result = result;
+  }
+}
+
+/**
+ * Thrown when `sudo -S` neither prompts for a password nor starts the script in time: a PAM module
+ * that hangs, or a prompt other than the one kboot sets. The script did not run.
+ */
+export class SudoStartTimeoutError extends SshError {
+  readonly nonRetryable = false;
+  readonly result: RemoteResult;
+
+  constructor(target: ConnectionTarget, timeoutMs: number, result: RemoteResult) {
+    super(
+      target,
+      `run script on ${describeTarget(target)}: sudo did not start the script within ${formatSeconds(timeoutMs)}; ` +
+        `check the sudo and PAM setup on the host (sudo -S -v must prompt and accept the password)`,
     );
     this.result = result;
   }

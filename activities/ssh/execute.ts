@@ -1,9 +1,11 @@
 import type { ClientChannel } from 'ssh2';
 
 import type { ConnectionTarget } from './endpoint.js';
-import { CommandAbortedError, CommandTimeoutError, SshConnectionLostError } from './errors.js';
+import { CommandAbortedError, CommandTimeoutError, SshConnectionLostError, SudoPasswordRejectedError, SudoStartTimeoutError } from './errors.js';
 import type { RemoteResult } from './result.js';
 import { BoundedOutput } from './result.js';
+import type { OutputStream } from './sudo.js';
+import { SudoHandshake } from './sudo.js';
 
 /**
  * How long to wait for the channel to close after the exit status arrived. A background process
@@ -11,12 +13,23 @@ import { BoundedOutput } from './result.js';
  */
 const CLOSE_AFTER_EXIT_GRACE_MS = 2000;
 
+/**
+ * How long `sudo -S` may take to prompt and start the wrapper. sudo responds in well under a second
+ * on a healthy host, so a host that takes longer is retried rather than waited on until the timeout.
+ */
+export const SUDO_HANDSHAKE_TIMEOUT_MS = 30_000;
+
 export interface ChannelRunOptions {
   timeoutMs: number;
   maxOutputBytes: number;
   signal?: AbortSignal;
   /** Called for every chunk of output. */
   onOutput: () => void;
+  /**
+   * The sudo password and the environment variable it came from, when the remote command runs
+   * `sudo -S`: the script is sent only after the handshake (see SudoHandshake).
+   */
+  sudoPassword?: { value: string; env: string };
 }
 
 /**
@@ -52,9 +65,20 @@ export function runOnChannel(
     };
   };
 
+  const handshake = options.sudoPassword === undefined ? undefined : new SudoHandshake(options.sudoPassword.value);
+  const releaseHeldOutput = (): void => {
+    if (handshake === undefined) {
+      return;
+    }
+    const held = handshake.release();
+    stdout.push(held.stdout);
+    stderr.push(held.stderr);
+  };
+
   return new Promise<RemoteResult>((resolve, reject) => {
     let settled = false;
     let exitGraceTimer: NodeJS.Timeout | undefined;
+    let handshakeTimer: NodeJS.Timeout | undefined;
 
     const settle = (finish: () => void): void => {
       if (settled) {
@@ -63,7 +87,9 @@ export function runOnChannel(
       settled = true;
       clearTimeout(timeoutTimer);
       clearTimeout(exitGraceTimer);
+      clearTimeout(handshakeTimer);
       options.signal?.removeEventListener('abort', onAbort);
+      releaseHeldOutput();
       finish();
     };
 
@@ -94,14 +120,28 @@ export function runOnChannel(
       });
     };
 
-    channel.on('data', (chunk: Buffer) => {
-      stdout.push(chunk);
+    const receive = (stream: OutputStream, chunk: Buffer): void => {
       options.onOutput();
-    });
-    channel.stderr.on('data', (chunk: Buffer) => {
-      stderr.push(chunk);
-      options.onOutput();
-    });
+      if (handshake === undefined || !handshake.waiting) {
+        (stream === 'stdout' ? stdout : stderr).push(chunk);
+        return;
+      }
+      const step = handshake.feed(stream, chunk);
+      if (step.answer !== undefined) {
+        channel.write(step.answer);
+      } else if (step.ready === true) {
+        clearTimeout(handshakeTimer);
+        releaseHeldOutput();
+        channel.write(script);
+      } else if (step.rejected === true) {
+        settle(() => {
+          channel.close();
+          reject(new SudoPasswordRejectedError(target, options.sudoPassword!.env, snapshot()));
+        });
+      }
+    };
+    channel.on('data', (chunk: Buffer) => receive('stdout', chunk));
+    channel.stderr.on('data', (chunk: Buffer) => receive('stderr', chunk));
     channel.stderr.on('end', () => {
       stderrEnded = true;
       finishIfDone();
@@ -128,6 +168,15 @@ export function runOnChannel(
       return;
     }
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    channel.write(script);
+    if (handshake === undefined) {
+      channel.write(script);
+      return;
+    }
+    handshakeTimer = setTimeout(() => {
+      settle(() => {
+        channel.close();
+        reject(new SudoStartTimeoutError(target, SUDO_HANDSHAKE_TIMEOUT_MS, snapshot()));
+      });
+    }, Math.min(SUDO_HANDSHAKE_TIMEOUT_MS, options.timeoutMs));
   });
 }

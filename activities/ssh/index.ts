@@ -16,9 +16,11 @@ export {
   SshConnectError,
   SshConnectionLostError,
   SshError,
+  SudoPasswordRejectedError,
   SudoPasswordRequiredError,
+  SudoStartTimeoutError,
   SudoTtyRequiredError,
 } from './errors.js';
 export type { ConnectFailureReason } from './errors.js';
 export { fingerprintOf, findKnownHostKeys, knownHostsNameFor } from './hostKeys.js';
-export { INCOMPLETE_SCRIPT_EXIT_CODE, buildRemoteCommand } from './command.js';
+export { INCOMPLETE_SCRIPT_EXIT_CODE, SUDO_PROMPT, buildRemoteCommand } from './command.js';

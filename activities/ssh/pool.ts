@@ -91,12 +91,15 @@ export class SshPool {
    * Resolves with the exit status whatever it is, including death by a signal. Rejects with
    * SshConnectError, HostKeyUnknownError, HostKeyMismatchError, SshChannelError,
    * SshConnectionLostError, CommandTimeoutError, CommandAbortedError (name `AbortError`),
-   * SudoPasswordRequiredError or SudoTtyRequiredError. The script must not contain NUL bytes.
+   * SudoPasswordRequiredError, SudoPasswordRejectedError, SudoStartTimeoutError or
+   * SudoTtyRequiredError. The script must not contain NUL bytes.
    */
   async run(endpoint: SshEndpoint, script: string, options: RunOptions): Promise<RemoteResult> {
     validateEndpoint(endpoint);
     validateRunOptions(endpoint, script, options);
     this.throwIfClosing(endpoint);
+    // Read before connecting, so a missing variable fails before anything reaches the host.
+    sudoPassword(endpoint);
 
     const heartbeat = new ActivityHeartbeat(options.onActivity, this.logger, endpoint.host);
     try {
@@ -158,7 +161,13 @@ export class SshPool {
 
     const release = await connection.acquireChannel(options.signal);
     const tty = endpoint.tty === true;
-    const command = buildRemoteCommand({ sudo: endpoint.sudo, scriptBytes: script.length, timeoutMs: options.timeoutMs });
+    const password = sudoPassword(endpoint);
+    const command = buildRemoteCommand({
+      sudo: endpoint.sudo,
+      sudoPassword: password !== undefined,
+      scriptBytes: script.length,
+      timeoutMs: options.timeoutMs,
+    });
     const opening = connection.openSession(command, tty);
     let channel: ClientChannel;
     try {
@@ -183,6 +192,7 @@ export class SshPool {
       maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
       signal: options.signal,
       onOutput: () => heartbeat.beat(),
+      sudoPassword: password === undefined ? undefined : { value: password, env: endpoint.sudoPasswordEnv! },
     });
 
     if (endpoint.sudo) {
@@ -255,6 +265,28 @@ export class SshPool {
     this.logger?.info('SSH connection opened', { host: target.host, address: target.address, port: target.port, via: jump?.host });
     return connection;
   }
+}
+
+/**
+ * Returns the sudo password from the worker's environment when the endpoint names a variable for
+ * it. Throws SshConnectError (reason `config`) naming the variable, never its value, when unset.
+ */
+function sudoPassword(endpoint: SshEndpoint): string | undefined {
+  if (!endpoint.sudo || endpoint.sudoPasswordEnv === undefined) {
+    return undefined;
+  }
+  const value = process.env[endpoint.sudoPasswordEnv];
+  if (value === undefined || value === '') {
+    throw new SshConnectError(
+      endpoint,
+      'config',
+      `environment variable ${endpoint.sudoPasswordEnv} (sudoPasswordEnv) is not set on the worker; set it to the sudo password of user ${endpoint.user}`,
+    );
+  }
+  if (/[\r\n]/.test(value)) {
+    throw new SshConnectError(endpoint, 'config', `environment variable ${endpoint.sudoPasswordEnv} (sudoPasswordEnv) contains a line break, which sudo -S cannot read; remove it`);
+  }
+  return value;
 }
 
 function connectionKey(target: ConnectionTarget, jump: ConnectionTarget | undefined): string {
