@@ -118,6 +118,13 @@ function checkMeaning(spec: ClusterSpec, fail: (path: PathSegment[], message: st
   if (storageDriver === 'devicemapper' && !storageOptions.some((option) => option.startsWith('dm.thinpooldev='))) {
     fail(['docker', 'storageOptions'], 'devicemapper without dm.thinpooldev runs loop-lvm, which docker documents as unfit for production; set dm.thinpooldev to an LVM thin pool');
   }
+  const masters = hostsWithRole(spec, 'master');
+  if (spec.kubernetes.admissionControl.includes('ServiceAccount') && masters.length > 1 && !spec.kubernetes.serviceAccountKeyFile) {
+    fail(
+      ['kubernetes', 'serviceAccountKeyFile'],
+      `missing: ServiceAccount admission with ${masters.length} masters needs one signing key shared by all of them; put the same private key on every master and set its path here`,
+    );
+  }
   return warnings;
 }
 

@@ -119,6 +119,12 @@ export const kubernetesSchema = z.strictObject({
   serviceClusterIpRange: cidr.default('10.254.0.0/16'),
   /** Admission plugins, in order. */
   admissionControl: z.array(admissionPlugin).default(['NamespaceLifecycle', 'NamespaceExists', 'LimitRanger', 'ResourceQuota']),
+  /**
+   * Private key, present on every master, that signs service account tokens. Unset: kboot creates
+   * a key pair on the master when admissionControl lists ServiceAccount, which works with one
+   * master only, because every API server must verify the tokens any controller manager signs.
+   */
+  serviceAccountKeyFile: absolutePath.optional(),
 });
 
 export const rolloutSchema = z.strictObject({
