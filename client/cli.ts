@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, Connection, ServiceError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { HostCheckResult } from '../activities/contract.js';
 import { buildPlan, hostsWithRole } from '../plan/index.js';
 import type { ClusterSpec } from '../plan/spec.js';
@@ -443,6 +443,12 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof ExitError) {
       process.stderr.write(`error: ${error.message}\n`);
       return error.code;
+    }
+    if (error instanceof ServiceError) {
+      // Temporal answered with an error: its message and cause say what, a stack trace does not.
+      const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      process.stderr.write(`error: Temporal: ${error.message}${cause}\n`);
+      return EXIT.failed;
     }
     process.stderr.write(`error: ${(error as Error).stack ?? String(error)}\n`);
     return EXIT.failed;

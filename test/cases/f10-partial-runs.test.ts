@@ -4,9 +4,9 @@
  * trusted) and leaves only node4's flannel step, and what needs it, pending. node4 is fixed; run 3
  * finishes it, and `kboot check` then finds nothing left to resume.
  */
-import { down, startSshd, stopSshd, up, type UpResult } from '../../sandbox/fleet/index';
+import { down, startSshd, stopSshd, type UpResult } from '../../sandbox/fleet/index';
 import { REPO_ROOT, runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
-import { connectClient, onHost, readCounters, stepStatus, waitForRollout } from '../helpers/rollout';
+import { connectClient, freshFleet, onHost, readCounters, stepStatus, waitForRollout } from '../helpers/rollout';
 
 const FLEET = 'csf10';
 
@@ -17,8 +17,7 @@ let worker: WorkerProcess;
 const env = { KBOOT_TASK_QUEUE: uniqueTaskQueue('f10') };
 
 beforeAll(async () => {
-  await down(FLEET).catch(() => undefined);
-  fleet = await up({ name: FLEET, hosts: 5, repoRoot: REPO_ROOT });
+  fleet = await freshFleet(FLEET, 5);
   await stopSshd(FLEET, 'node3');
   // flanneld on node4 gets an interface that does not exist, so its flannel step fails.
   await onHost(FLEET, 'node4', "mkdir -p /etc/sysconfig && echo 'FLANNEL_OPTIONS=\"-iface=kboot-missing0\"' > /etc/sysconfig/docker-network");

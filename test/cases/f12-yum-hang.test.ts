@@ -6,9 +6,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { Client } from '@temporalio/client';
-import { down, up, type UpResult } from '../../sandbox/fleet/index';
+import { down, type UpResult } from '../../sandbox/fleet/index';
 import { REPO_ROOT, runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
-import { connectClient, onHost, readCounters, repeatedWork, stepStatus, waitForRollout } from '../helpers/rollout';
+import { connectClient, freshFleet, onHost, readCounters, repeatedWork, stepStatus, waitForRollout } from '../helpers/rollout';
 
 const FLEET = 'csf12';
 const HOSTS = ['master', 'node1', 'node2', 'node3'];
@@ -21,8 +21,7 @@ let specFile: string;
 const env = { KBOOT_TASK_QUEUE: uniqueTaskQueue('yum') };
 
 beforeAll(async () => {
-  await down(FLEET).catch(() => undefined);
-  fleet = await up({ name: FLEET, hosts: 4, repoRoot: REPO_ROOT });
+  fleet = await freshFleet(FLEET, 4);
   const spec = parse(readFileSync(fleet.specFile, 'utf8'));
   spec.packages.installTimeout = '15s';
   specFile = `${fleet.specFile}.yum.yaml`;

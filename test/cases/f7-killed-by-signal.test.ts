@@ -9,7 +9,8 @@ import { runStep } from '../../activities/steps';
 import { renderStep } from '../../plan/index';
 import { parseSpec } from '../../client/spec-file';
 import { readFileSync } from 'node:fs';
-import { down, up, type UpResult } from '../../sandbox/fleet/index';
+import { down, type UpResult } from '../../sandbox/fleet/index';
+import { freshFleet } from '../helpers/rollout';
 import { REPO_ROOT } from '../helpers/kboot';
 import type { StepRendering } from '../../plan/types';
 
@@ -21,8 +22,7 @@ let fleet: UpResult;
 let pool: SshPool;
 
 beforeAll(async () => {
-  await down(FLEET).catch(() => undefined);
-  fleet = await up({ name: FLEET, hosts: 1, repoRoot: REPO_ROOT });
+  fleet = await freshFleet(FLEET, 1);
   pool = new SshPool();
 });
 
@@ -47,6 +47,6 @@ test('shell killed by TERM fails naming it', async () => {
 test('pkill by pattern spares the step', async () => {
   const { input } = stepWith('sleep 300 & pkill -f "sleep 300"; pkill -f flanneld; true');
   const env = new MockActivityEnvironment();
-  const result = await env.run(runStep, pool, input);
+  const result = (await env.run(runStep, pool, input)) as Awaited<ReturnType<typeof runStep>>;
   expect(result.outcome).toBe('applied');
 });

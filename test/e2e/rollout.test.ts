@@ -4,8 +4,9 @@
  * check of the result reads the hosts directly, not through kboot.
  */
 import { Client, Connection } from '@temporalio/client';
-import { down, hostExec, readEvents, up, type UpResult } from '../../sandbox/fleet/index';
-import { runKboot, startWorker, uniqueTaskQueue, type WorkerProcess, REPO_ROOT } from '../helpers/kboot';
+import { down, hostExec, readEvents, type UpResult } from '../../sandbox/fleet/index';
+import { runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
+import { freshFleet } from '../helpers/rollout';
 
 const FLEET = 'e2e';
 const HOSTS = ['master', 'node1', 'node2', 'node3'];
@@ -30,8 +31,7 @@ async function counters(): Promise<Record<string, Record<string, Record<string, 
 }
 
 beforeAll(async () => {
-  await down(FLEET).catch(() => undefined);
-  fleet = await up({ name: FLEET, hosts: 4, repoRoot: REPO_ROOT });
+  fleet = await freshFleet(FLEET, 4);
   worker = startWorker(env);
 });
 

@@ -2,7 +2,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { readRollout } from '../../client/progress';
 import type { RolloutState } from '../../workflows/definitions';
-import { hostExec, readEvents } from '../../sandbox/fleet/index';
+import { down, hostExec, readEvents, up, type UpResult } from '../../sandbox/fleet/index';
+import { REPO_ROOT } from './kboot';
 
 export async function connectClient(): Promise<{ client: Client; close: () => Promise<void> }> {
   const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
@@ -69,4 +70,21 @@ export async function etcdClusterIds(fleet: string, host: string): Promise<strin
     Status: { header: { cluster_id: number | string } };
   }>;
   return statuses.map((status) => String(status.Status.header.cluster_id));
+}
+
+/**
+ * Creates a sandbox fleet from scratch for one test file: removes a fleet left by an earlier run and
+ * terminates that run's rollout, whose task queue no worker polls any more.
+ */
+export async function freshFleet(name: string, hosts: number): Promise<UpResult> {
+  await down(name).catch(() => undefined);
+  const { client, close } = await connectClient();
+  try {
+    for (const workflowId of [`kboot-${name}`, `kboot-${name}-check`]) {
+      await client.workflow.getHandle(workflowId).terminate('test: a new run of this test starts').catch(() => undefined);
+    }
+  } finally {
+    await close();
+  }
+  return up({ name, hosts, repoRoot: REPO_ROOT });
 }

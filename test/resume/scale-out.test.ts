@@ -4,9 +4,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import { down, up, type UpResult } from '../../sandbox/fleet/index';
+import { down, type UpResult } from '../../sandbox/fleet/index';
 import { REPO_ROOT, runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
-import { onHost, readCounters } from '../helpers/rollout';
+import { freshFleet, onHost, readCounters } from '../helpers/rollout';
 
 const FLEET = 'rsmscale';
 const OLD_HOSTS = ['master', 'node1', 'node2', 'node3'];
@@ -18,8 +18,7 @@ let worker: WorkerProcess;
 const env = { KBOOT_TASK_QUEUE: uniqueTaskQueue('scale') };
 
 beforeAll(async () => {
-  await down(FLEET).catch(() => undefined);
-  fleet = await up({ name: FLEET, hosts: 5, repoRoot: REPO_ROOT });
+  fleet = await freshFleet(FLEET, 5);
   worker = startWorker(env);
 });
 

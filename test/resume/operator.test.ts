@@ -1,0 +1,70 @@
+/**
+ * A node whose sshd is gone for good parks failed while the master and the other nodes finish their
+ * branches; `kboot status` names the host, the step and the error; once sshd is back, `kboot retry`
+ * finishes the node from its failed step.
+ */
+import { down, startSshd, stopSshd, type UpResult } from '../../sandbox/fleet/index';
+import { REPO_ROOT, runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
+import { connectClient, freshFleet, readCounters, repeatedWork, stepStatus, waitForRollout } from '../helpers/rollout';
+
+const FLEET = 'rsmop';
+const HOSTS = ['master', 'node1', 'node2', 'node3'];
+
+jest.setTimeout(15 * 60_000);
+
+let fleet: UpResult;
+let worker: WorkerProcess;
+const env = { KBOOT_TASK_QUEUE: uniqueTaskQueue('operator') };
+
+beforeAll(async () => {
+  fleet = await freshFleet(FLEET, 4);
+  worker = startWorker(env);
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
+});
+
+describe('operator hand', () => {
+  test('dead sshd parks its node only', async () => {
+    await stopSshd(FLEET, 'node3');
+    const result = await runKboot(['apply', fleet.specFile], env);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain(`rollout ${FLEET} waits for the operator`);
+    expect(result.stderr).toMatch(/node3: preflight failed: .*connect to node3 \(198\.18\.\d+\.\d+:22\)/);
+
+    const status = await runKboot(['status', FLEET], env);
+    expect(status.code).toBe(4);
+    expect(status.stdout).toMatch(/node3\s+failed\s+preflight: .*connect to node3/);
+    for (const host of ['master', 'node1', 'node2']) expect(status.stdout).toMatch(new RegExp(`${host}\\s+done`));
+
+    const { client, close } = await connectClient();
+    try {
+      const state = await waitForRollout(client, FLEET, (current) => current.phase === 'waiting-for-operator');
+      expect(stepStatus(state, 'node1', 'node')).toBe('done');
+      expect(stepStatus(state, 'node2', 'node')).toBe('done');
+      expect(stepStatus(state, 'master', 'master')).toBe('done');
+      expect(state.gates['cluster-ready']?.status).toBe('pending');
+    } finally {
+      await close();
+    }
+  });
+
+  test('retry finishes the node', async () => {
+    await startSshd(FLEET, 'node3');
+    const retry = await runKboot(['retry', FLEET, 'node3'], env);
+    expect(retry.code).toBe(0);
+    expect(retry.stdout).toContain('host node3 resumes at step preflight');
+
+    const result = await runKboot(['apply', fleet.specFile], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`rollout ${FLEET} succeeded`);
+    expect(repeatedWork(await readCounters(FLEET, HOSTS))).toEqual([]);
+  });
+
+  test('retry of a healthy host is rejected', async () => {
+    const retry = await runKboot(['retry', FLEET, 'node1'], env);
+    expect(retry.code).toBe(1);
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * A worker killed with SIGKILL mid-rollout, twice (etcd phase, node phase), and replaced: the rollout
+ * completes and no completed step is applied again, as the hosts' own counters show. Then a re-apply
+ * of the finished cluster changes nothing, and a one-value spec change re-applies only what renders it.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
+import { down, type UpResult } from '../../sandbox/fleet/index';
+import { REPO_ROOT, runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
+import { connectClient, etcdClusterIds, freshFleet, readCounters, repeatedWork, stepStatus, type Counters, waitForRollout } from '../helpers/rollout';
+
+const FLEET = 'rsmkill';
+const HOSTS = ['master', 'node1', 'node2', 'node3'];
+
+jest.setTimeout(15 * 60_000);
+
+let fleet: UpResult;
+let worker: WorkerProcess;
+const env = { KBOOT_TASK_QUEUE: uniqueTaskQueue('kill') };
+
+beforeAll(async () => {
+  fleet = await freshFleet(FLEET, 4);
+  worker = startWorker(env);
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
+});
+
+describe('worker killed mid-rollout', () => {
+  let counters: Counters;
+  let clusterIds: string[];
+
+  test('rollout completes after two kills', async () => {
+    const { client, close } = await connectClient();
+    try {
+      const started = await runKboot(['apply', '--no-wait', fleet.specFile], env);
+      expect(started.code).toBe(0);
+
+      await waitForRollout(client, FLEET, (state) => stepStatus(state, 'node1', 'etcd') === 'running' || stepStatus(state, 'node1', 'etcd') === 'done');
+      worker.child.kill('SIGKILL');
+      await worker.stop();
+      worker = startWorker(env);
+
+      await waitForRollout(client, FLEET, (state) => ['running', 'done'].includes(stepStatus(state, 'node2', 'node') ?? ''));
+      worker.child.kill('SIGKILL');
+      await worker.stop();
+      worker = startWorker(env);
+
+      const result = await runKboot(['apply', fleet.specFile], env);
+      if (result.code !== 0) throw new Error(`apply exited ${result.code}\n${result.stdout}\n${result.stderr}\n${worker.output().slice(-3000)}`);
+      expect(result.stdout).toContain(`rollout ${FLEET} succeeded`);
+    } finally {
+      await close();
+    }
+    counters = await readCounters(FLEET, HOSTS);
+    expect(repeatedWork(counters)).toEqual([]);
+    expect(counters.node3.start['kubelet.service']).toBe(1);
+    clusterIds = await etcdClusterIds(FLEET, 'master');
+    expect(clusterIds).toHaveLength(3);
+    expect(new Set(clusterIds).size).toBe(1);
+  });
+
+  test('re-apply changes nothing', async () => {
+    const result = await runKboot(['apply', fleet.specFile], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('0 steps applied, 25 already done (skipped)');
+    expect(await readCounters(FLEET, HOSTS)).toEqual(counters);
+    expect(await etcdClusterIds(FLEET, 'master')).toEqual(clusterIds);
+  });
+
+  test('one changed value re-applies its step only', async () => {
+    const spec = parse(readFileSync(fleet.specFile, 'utf8'));
+    spec.kubernetes.admissionControl.push('AlwaysAdmit');
+    const specFile = `${fleet.specFile}.changed.yaml`;
+    writeFileSync(specFile, stringify(spec));
+
+    const result = await runKboot(['apply', specFile], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('1 steps applied, 24 already done (skipped)');
+    expect(result.stdout).toMatch(/master: master applied/);
+
+    const after = await readCounters(FLEET, HOSTS);
+    expect(after.master.start['kube-apiserver.service']).toBe(2);
+    expect(after.master.start['kube-controller-manager.service']).toBe(1);
+    expect(after.master.start['kube-scheduler.service']).toBe(1);
+    const { master: masterAfter, ...othersAfter } = after;
+    const { master: masterBefore, ...othersBefore } = counters;
+    expect(othersAfter).toEqual(othersBefore);
+    expect(masterAfter.install).toEqual(masterBefore.install);
+  });
+});
