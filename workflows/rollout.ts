@@ -6,7 +6,11 @@
  *
  * History bound: every host run costs this workflow about 4 events and every gate about 6, so the
  * workflow continues as new once its history passes CONTINUE_AS_NEW_EVENTS, after letting its
- * running children finish. No run of it exceeds that bound plus 4 events per running child.
+ * running children finish. No run of it exceeds that bound by more than 10 events plus 7 per host
+ * run or gate check still running when it passed it (at most rollout.parallelism of them).
+ *
+ * Rolling batches (rollout.batchSize): a host of a later batch starts its first run only once the
+ * hosts of earlier batches are finished or parked at a gate that needs later batches.
  */
 import {
   ApplicationFailure,
@@ -44,6 +48,15 @@ import { failureMessage, hostRunWorkflow } from './host-run.js';
 /** Past this many history events the rollout drains its running children and continues as new. */
 export const CONTINUE_AS_NEW_EVENTS = 8000;
 
+/** The rollout's input, with a setting that only tests change. */
+export interface RolloutRunInput extends RolloutInput {
+  /**
+   * History length past which this run drains and continues as new; default CONTINUE_AS_NEW_EVENTS.
+   * Tests lower it to go through continue-as-new with a small fleet. Carried to every later run.
+   */
+  continueAsNewEvents?: number;
+}
+
 const { checkGate } = proxyActivities<KbootActivities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '30 seconds',
@@ -69,6 +82,20 @@ export function failureBudget(spec: RolloutInput['spec']): number {
   return Math.floor((Number(maxFailedHosts.slice(0, -1)) * spec.hosts.length) / 100);
 }
 
+/**
+ * Cuts the hosts, in spec order, into rolling batches of `rollout.batchSize`. A percentage is of
+ * the whole fleet, rounded down, and never less than one host, as Ansible's serial counts it.
+ */
+export function rolloutBatches(spec: RolloutInput['spec']): string[][] {
+  const hosts = spec.hosts.map((host) => host.name);
+  // Rollouts started before batchSize existed carry specs without it, and keep running as one batch.
+  const batchSize = spec.rollout.batchSize ?? '100%';
+  const size = typeof batchSize === 'number' ? batchSize : Math.max(1, Math.floor((Number(batchSize.slice(0, -1)) * hosts.length) / 100));
+  const batches: string[][] = [];
+  for (let start = 0; start < hosts.length; start += size) batches.push(hosts.slice(start, start + size));
+  return batches;
+}
+
 function newState(input: RolloutInput): RolloutState {
   const plan = buildPlan(input.spec);
   const hosts: Record<string, HostState> = {};
@@ -82,7 +109,7 @@ function newState(input: RolloutInput): RolloutState {
   return { phase: 'running', startedAt: Date.now(), hosts, gates, generation: 0 };
 }
 
-export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResult> {
+export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutResult> {
   const { spec } = input;
   const plan = buildPlan(spec);
   const state: RolloutState = input.carried ? { ...input.carried, generation: input.carried.generation + 1 } : newState(input);
@@ -116,6 +143,56 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       return undefined;
     }
     return run.filter((step) => !stepSatisfied(host, step));
+  };
+
+  const batches = rolloutBatches(spec);
+  const batchOf = new Map(batches.flatMap((hosts, index) => hosts.map((host) => [host, index] as const)));
+
+  /** Returns whether a host has started a step. A started host is never held back by its batch. */
+  const begun = (host: string): boolean => {
+    const hostState = state.hosts[host];
+    return hostState.status !== 'pending' || Object.values(hostState.steps).some((step) => step?.status !== 'pending');
+  };
+
+  /**
+   * Finds the first batch with a host still in progress. Hosts of later batches wait. A host is no
+   * longer in progress once it is done, failed or skipped, or parked at a gate that cannot open
+   * without hosts of later batches or an operator's decision, because waiting for it would never end.
+   */
+  const openBatch = (): number => {
+    const gateHeldMemo = new Map<string, boolean>();
+    const gateHeld = (gate: GateId): boolean => {
+      const gateState = state.gates[gate];
+      if (!gateState || gateState.status === 'open' || gateState.status === 'running') return false;
+      if (gateState.status === 'failed') return true;
+      const key = `gate:${gate}`;
+      if (!gateHeldMemo.has(key)) {
+        gateHeldMemo.set(key, false);
+        gateHeldMemo.set(
+          key,
+          gateNeeds[gate].some((need) => {
+            if (taskSatisfied(need)) return false;
+            if (need.startsWith('gate:')) return gateHeld(need.slice('gate:'.length) as GateId);
+            const host = need.split('@')[1];
+            return !begun(host) || hostParked(host);
+          }),
+        );
+      }
+      return gateHeldMemo.get(key) as boolean;
+    };
+    const hostParked = (host: string): boolean => {
+      const hostState = state.hosts[host];
+      if (hostState.status === 'failed') return true;
+      if ((hostState.status !== 'pending' && hostState.status !== 'waiting') || !begun(host)) return false;
+      const run = hostRuns[host].find((steps) => steps.some((step) => !stepSatisfied(host, step)));
+      return run !== undefined && stepGates(run[0]).some(gateHeld);
+    };
+    const inProgress = (host: string): boolean => {
+      const { status } = state.hosts[host];
+      return status !== 'done' && status !== 'skipped' && !hostParked(host);
+    };
+    const index = batches.findIndex((hosts) => hosts.some(inProgress));
+    return index === -1 ? batches.length : index;
   };
 
   const failedHostCount = (): number => Object.values(state.hosts).filter((host) => host.status === 'failed').length;
@@ -258,6 +335,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     Object.values(state.hosts).every((host) => host.status === 'done' || host.status === 'skipped') &&
     Object.values(state.gates).every((gate) => gate?.status === 'open');
 
+  const eventLimit = input.continueAsNewEvents ?? CONTINUE_AS_NEW_EVENTS;
+  const historyFull = (): boolean => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > eventLimit;
+
   const budget = failureBudget(spec);
   publish();
   while (true) {
@@ -266,15 +346,24 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       state.abortReason = `failure budget exceeded: ${failedHostCount()} of ${spec.hosts.length} hosts failed, rollout.maxFailedHosts allows ${budget}`;
     }
     if (state.phase !== 'aborted') {
-      if (!draining && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > CONTINUE_AS_NEW_EVENTS)) draining = true;
+      if (!draining && historyFull()) draining = true;
       if (!draining && !state.paused) {
         for (const gate of Object.keys(state.gates) as GateId[]) {
           if (state.gates[gate]?.status === 'pending' && gateNeeds[gate].every(taskSatisfied)) startGate(gate);
         }
+        const lastStartingBatch = batches.length > 1 ? openBatch() : 0;
         for (const host of Object.keys(state.hosts)) {
           if (running >= spec.rollout.parallelism) break;
+          if ((batchOf.get(host) ?? 0) > lastStartingBatch && !begun(host)) continue;
           const steps = nextRun(host);
-          if (steps && steps.length > 0) await startHostRun(host, steps);
+          if (!steps || steps.length === 0) continue;
+          // Each start waits for its own workflow task, so one pass over a large fleet can add
+          // thousands of events. The limit is therefore checked before every start.
+          if (historyFull()) {
+            draining = true;
+            break;
+          }
+          await startHostRun(host, steps);
         }
       }
       const failed = failedHostCount() > 0 || Object.values(state.gates).some((gate) => gate?.status === 'failed');
