@@ -22,16 +22,6 @@ const absolutePath = z
 /** A path on the operator's machine (key files); relative paths resolve against the spec's folder. */
 const localPath = z.string().min(1).regex(/^[^\0\n]+$/, 'must be a single-line path');
 
-/** The name of an environment variable on the worker's machine; the secret it contains stays there. */
-const environmentVariable = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name (letters, digits and _, not starting with a digit)');
-
-/** A host key fingerprint as `ssh-keygen -lf` prints it: `SHA256:` and 43 unpadded base64 characters. */
-const hostKeyFingerprint = z
-  .string()
-  .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must be a SHA256 host key fingerprint as ssh-keygen -lf prints it: SHA256: and 43 base64 characters');
-
-const posixUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a POSIX user name');
-
 
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -58,19 +48,6 @@ const etcdPrefix = z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, 'must be an etcd k
 
 export const roleSchema = z.enum(['etcd', 'master', 'node']);
 
-/** SSH settings that one host sets apart from the `ssh` section. */
-export const hostSshSchema = z.strictObject({
-  /** Login user on this host, such as root on a host without sudo. */
-  user: posixUser.optional(),
-  port: port.optional(),
-  /** Whether scripts on this host run through sudo. */
-  sudo: z.boolean().optional(),
-  /** Pseudo-terminal for this host: true always, false never, unset when sudo requires one (requiretty). */
-  tty: z.boolean().optional(),
-  /** Host key fingerprints pinned for this host, trusted besides its known_hosts entries. */
-  fingerprints: z.array(hostKeyFingerprint).min(1, 'must list at least one fingerprint, or leave fingerprints out').optional(),
-});
-
 export const hostSchema = z.strictObject({
   /** The host's name: its hostname, etcd member name and Kubernetes node name. */
   name: dnsLabel,
@@ -78,47 +55,21 @@ export const hostSchema = z.strictObject({
   address: hostAddress,
   /** What the host runs: etcd member, master (API server, scheduler, controller manager), node (kubelet, proxy, flannel, docker). */
   roles: z.array(roleSchema).min(1, 'must list at least one role'),
-  /** SSH settings for this host only; the `ssh` section gives the rest. */
-  ssh: hostSshSchema.optional(),
-});
-
-/** A bastion (jump host): connections to every host are tunnelled through it. */
-export const jumpSchema = z.strictObject({
-  /** The bastion's name in messages and in `kboot trust` output. */
-  name: dnsLabel.default('bastion'),
-  address: hostAddress,
-  port: port.default(22),
-  /** Login user on the bastion; default `ssh.user`. */
-  user: posixUser.optional(),
-  /** Private key for the bastion on the worker's machine; default `ssh.privateKeyFile`. */
-  privateKeyFile: localPath.optional(),
-  /** Worker environment variable with that key's passphrase; default `ssh.passphraseEnv` when the key is the same. */
-  passphraseEnv: environmentVariable.optional(),
-  /** The bastion's host key fingerprints, trusted besides its known_hosts entries. */
-  fingerprints: z.array(hostKeyFingerprint).min(1, 'must list at least one fingerprint, or leave fingerprints out').optional(),
 });
 
 export const sshSchema = z.strictObject({
   /** Login user on every host. */
-  user: posixUser,
+  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a POSIX user name'),
   /** SSH port on every host. */
   port: port.default(22),
   /** Private key on the worker's machine; never sent to Temporal. */
   privateKeyFile: localPath,
-  /** Worker environment variable that contains the private key's passphrase; only its name is in the spec. */
-  passphraseEnv: environmentVariable.optional(),
-  /** OpenSSH known_hosts file that pins every host's key; `kboot trust` records keys into it. */
+  /** OpenSSH known_hosts file that pins every host's key. */
   knownHostsFile: localPath,
-  /** Run remote scripts as root through sudo: `sudo -n`, or `sudo -S` with sudoPasswordEnv. */
+  /** Run remote scripts as root through `sudo -n` (the login user needs passwordless sudo). */
   sudo: z.boolean().default(false),
-  /** Worker environment variable that contains the login user's sudo password; only its name is in the spec. */
-  sudoPasswordEnv: environmentVariable.optional(),
-  /** Pseudo-terminal on every host: true always, false never, unset when sudo requires one (requiretty). */
-  tty: z.boolean().optional(),
   /** How long to wait for a host to accept the TCP connection and the SSH handshake. */
   connectTimeout: duration.default('10s'),
-  /** Bastion that every connection goes through. */
-  jump: jumpSchema.optional(),
 });
 
 export const repositorySchema = z.strictObject({
@@ -139,13 +90,6 @@ export const etcdSchema = z.strictObject({
   dataDir: absolutePath.default('/var/lib/etcd/default.etcd'),
   /** Token that keeps two clusters bootstrapped at once from joining each other. */
   initialClusterToken: dnsLabel.default('kboot-etcd'),
-  /**
-   * Let the rollout go on when a quorum of members is healthy but not every member: the etcd
-   * quorum gate then opens as degraded, names the unhealthy members, and the rollout ends as
-   * degraded instead of succeeded. Off: anything that needs etcd waits until every member is
-   * healthy or the operator decides.
-   */
-  allowDegraded: z.boolean().default(false),
 });
 
 export const flannelSchema = z.strictObject({
@@ -166,17 +110,6 @@ export const dockerSchema = z.strictObject({
   storageDriver: z.enum(['overlay2', 'overlay', 'devicemapper', 'btrfs', 'vfs']).default('overlay2'),
   /** `--storage-opt` values, such as dm.thinpooldev=/dev/mapper/docker-thinpool. */
   storageOptions: z.array(z.string().regex(/^[a-z][a-z0-9_.]*=[A-Za-z0-9._\/:-]+$/, 'must be key=value such as dm.thinpooldev=/dev/mapper/docker-thinpool')).default([]),
-  /**
-   * Accept devicemapper without dm.thinpooldev (loop-lvm), which docker documents as unfit for
-   * production: only for a throw-away lab.
-   */
-  allowLoopLvm: z.boolean().default(false),
-  /**
-   * Let kboot wipe the data root of a docker that already runs with other storage (another driver,
-   * loop-lvm, another thin pool or data root). Its images and containers are lost. Off: such a host
-   * fails the docker step and nothing on it changes.
-   */
-  allowDataRootWipe: z.boolean().default(false),
 });
 
 export const kubernetesSchema = z.strictObject({
@@ -202,6 +135,13 @@ export const rolloutSchema = z.strictObject({
    * (`"10%"`), like Ansible's max_fail_percentage. Within the budget, failed hosts park and wait.
    */
   maxFailedHosts: z.union([z.number().int().min(0), z.string().regex(/^(100|[1-9]?\d)%$/, 'must be a count or a percentage such as 10%')]).default('100%'),
+  /**
+   * Hosts per rolling batch, as a count (`5`) or a share of the fleet (`"20%"`, rounded down, at
+   * least 1), like Ansible's serial. Batches follow the order of `hosts`. A host of batch N+1
+   * starts only once every host of batch N is done, failed, skipped or parked at a gate that
+   * needs hosts of later batches. Gates are not batched.
+   */
+  batchSize: z.union([z.number().int().min(1), z.string().regex(/^(100|[1-9]\d?)%$/, 'must be a count of at least 1 or a percentage from 1% to 100%')]).default('100%'),
   /**
    * Hosts per rolling batch, as a count (`5`) or a share of the fleet (`"20%"`, rounded down, at
    * least 1), like Ansible's serial. Batches follow the order of `hosts`. A host of batch N+1
@@ -235,5 +175,4 @@ export const clusterSpecSchema = z.strictObject({
 
 export type Role = z.infer<typeof roleSchema>;
 export type HostSpec = z.infer<typeof hostSchema>;
-export type HostSshSpec = z.infer<typeof hostSshSchema>;
 export type ClusterSpec = z.infer<typeof clusterSpecSchema>;
