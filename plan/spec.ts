@@ -142,13 +142,6 @@ export const rolloutSchema = z.strictObject({
    * needs hosts of later batches. Gates are not batched.
    */
   batchSize: z.union([z.number().int().min(1), z.string().regex(/^(100|[1-9]\d?)%$/, 'must be a count of at least 1 or a percentage from 1% to 100%')]).default('100%'),
-  /**
-   * Hosts per rolling batch, as a count (`5`) or a share of the fleet (`"20%"`, rounded down, at
-   * least 1), like Ansible's serial. Batches follow the order of `hosts`. A host of batch N+1
-   * starts only once every host of batch N is done, failed, skipped or parked at a gate that
-   * needs hosts of later batches. Gates are not batched.
-   */
-  batchSize: z.union([z.number().int().min(1), z.string().regex(/^(100|[1-9]\d?)%$/, 'must be a count of at least 1 or a percentage from 1% to 100%')]).default('100%'),
   /** How long a parked rollout waits for the operator before it ends as failed. */
   operatorTimeout: duration.default('24h'),
 });
