@@ -1,7 +1,8 @@
 /** Text views of a rollout for the terminal: progress per phase, per host and per gate, and the summary. */
 import type { StepId } from '../plan/index.js';
-import type { RolloutResult, RolloutState } from '../workflows/definitions.js';
-import { currentStep, phaseCounts } from './progress.js';
+import type { HostStatus, RolloutResult, RolloutState } from '../workflows/definitions.js';
+import type { RolloutRecord } from './history.js';
+import { type HostProgress, type PhaseProgress, rolloutProgress } from './progress.js';
 
 export function formatDuration(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000));
@@ -16,34 +17,117 @@ function bar(done: number, total: number, width = 20): string {
   return `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
 }
 
-/** The full progress view, one line per phase, host and gate. */
-export function renderProgress(cluster: string, state: RolloutState, now: number): string[] {
-  const lines = [`rollout ${cluster}: ${state.phase}, ${formatDuration((state.finishedAt ?? now) - state.startedAt)}`];
-  lines.push('phases:');
-  for (const entry of phaseCounts(state)) {
-    const extra = [entry.running ? `${entry.running} running` : '', entry.failed ? `${entry.failed} failed` : ''].filter(Boolean).join(', ');
-    lines.push(`  ${entry.phase.padEnd(10)} [${bar(entry.done, entry.total)}] ${entry.done}/${entry.total}${extra ? ` (${extra})` : ''}`);
-  }
-  lines.push('hosts:');
-  const width = Math.max(...Object.keys(state.hosts).map((name) => name.length));
-  for (const [name, host] of Object.entries(state.hosts)) {
-    const { step, since } = currentStep(host);
-    let detail = '';
-    if (host.status === 'failed' && host.failure) detail = `${host.failure.step}: ${host.failure.error.split('\n')[0]}`;
-    else if (host.status === 'running' && step) detail = `${step}${since ? ` ${formatDuration(now - since)}` : ''}`;
-    else if (host.status === 'waiting' && step) detail = `${step} waits for a gate`;
-    lines.push(`  ${name.padEnd(width)}  ${host.status.padEnd(7)}  ${detail}`.trimEnd());
-  }
-  lines.push('gates:');
-  for (const [gate, gateState] of Object.entries(state.gates)) {
-    if (!gateState) continue;
-    const error = gateState.status === 'failed' && gateState.error ? `: ${gateState.error.split('\n')[0]}` : '';
-    lines.push(`  ${gate.padEnd(15)}  ${gateState.status}${error}`);
-  }
-  return lines;
+/** Size of the terminal. A view with no size prints every line at full length. */
+export interface ViewSize {
+  columns?: number;
+  rows?: number;
 }
 
-/** One line per change between two snapshots, for logs and non-terminal output. */
+function elapsed(startedAt: number | undefined, finishedAt: number | undefined, now: number): string {
+  return startedAt === undefined ? '' : formatDuration((finishedAt ?? now) - startedAt);
+}
+
+function phaseLine(entry: PhaseProgress, now: number, nameWidth: number): string {
+  const counts = [
+    entry.running ? `${entry.running} running` : '',
+    entry.failed ? `${entry.failed} failed` : '',
+    entry.waiting ? `${entry.waiting} waiting` : '',
+    entry.skipped ? `${entry.skipped} skipped` : '',
+  ].filter(Boolean);
+  const done = `${entry.done}/${entry.total}`;
+  const detail = counts.length > 0 ? counts.join(', ') : 'done';
+  return `  ${entry.phase.padEnd(nameWidth)}  [${bar(entry.done + entry.skipped, entry.total)}]  ${done.padStart(7)}  ${elapsed(entry.startedAt, entry.finishedAt, now).padStart(7)}  ${detail}`;
+}
+
+/** Describes what a host is doing, for the last column of its line. */
+function hostDetail(host: HostProgress): string {
+  if (!host.step) return '';
+  const title = host.stepTitle && host.stepTitle.toLowerCase() !== host.step ? `${host.step} (${host.stepTitle})` : host.step;
+  if (host.status === 'failed') return `${title} failed: ${host.error ?? 'no error recorded'}`;
+  if (host.status === 'waiting' && host.waitingFor.length > 0) return `${title} waits for gate ${host.waitingFor.join(', ')}`;
+  if (host.status === 'pending') return `${title} next`;
+  return title;
+}
+
+function hostElapsed(host: HostProgress, now: number): string {
+  if (host.status === 'running') return elapsed(host.stepStartedAt, undefined, now);
+  if (host.status === 'done') return elapsed(host.startedAt, host.finishedAt, now);
+  return '';
+}
+
+/** Order in which hosts keep their line when the terminal is too short for all of them. */
+const HOST_INTEREST: HostStatus[] = ['failed', 'running', 'waiting', 'pending', 'skipped', 'done'];
+
+/** Host names to show in at most `limit` lines, most interesting first, kept in spec order. */
+function visibleHosts(hosts: Record<string, HostProgress>, limit: number): string[] {
+  const names = Object.keys(hosts);
+  if (names.length <= limit) return names;
+  const ranked = [...names].sort((a, b) => HOST_INTEREST.indexOf(hosts[a].status) - HOST_INTEREST.indexOf(hosts[b].status));
+  const shown = new Set(ranked.slice(0, Math.max(0, limit)));
+  return names.filter((name) => shown.has(name));
+}
+
+function hiddenHostsLine(hosts: Record<string, HostProgress>, shown: string[]): string {
+  const counts = new Map<HostStatus, number>();
+  for (const [name, host] of Object.entries(hosts)) {
+    if (!shown.includes(name)) counts.set(host.status, (counts.get(host.status) ?? 0) + 1);
+  }
+  const hidden = [...counts.values()].reduce((sum, count) => sum + count, 0);
+  const parts = HOST_INTEREST.filter((status) => counts.has(status)).map((status) => `${counts.get(status)} ${status}`);
+  return `  ... ${hidden} more hosts: ${parts.join(', ')}`;
+}
+
+function truncate(line: string, columns: number | undefined): string {
+  if (!columns || line.length <= columns) return line;
+  return `${line.slice(0, Math.max(0, columns - 3))}...`;
+}
+
+/**
+ * Renders the full progress view: the rollout, then one line per phase, host and gate. Given a
+ * terminal size, lines are cut to its width. When the hosts do not fit its height, the failed and
+ * running hosts keep their lines and the rest are counted in one line.
+ */
+export function renderProgress(cluster: string, state: RolloutState, now: number, size: ViewSize = {}, notice?: string): string[] {
+  const progress = rolloutProgress(state);
+  const header = [`rollout ${cluster}: ${state.phase}, ${formatDuration((state.finishedAt ?? now) - state.startedAt)}`];
+  if (state.paused && state.phase !== 'paused') header[0] += ' (paused: running steps finish, nothing new starts)';
+  if (state.abortReason) header.push(`  ${state.abortReason}`);
+
+  const phaseWidth = Math.max(5, ...progress.phases.map((entry) => entry.phase.length));
+  const phases = [`${'PHASE'.padEnd(phaseWidth + 2)}  ${'PROGRESS'.padEnd(22)}  ${'DONE'.padStart(7)}  ${'ELAPSED'.padStart(7)}`];
+  for (const entry of progress.phases) phases.push(phaseLine(entry, now, phaseWidth));
+
+  const gates: string[] = [];
+  const gateEntries = Object.entries(progress.gates);
+  if (gateEntries.length > 0) {
+    const gateWidth = Math.max(...gateEntries.map(([gate]) => gate.length));
+    gates.push('GATE');
+    for (const [gate, entry] of gateEntries) {
+      if (!entry) continue;
+      const error = entry.status === 'failed' && entry.error ? `  ${entry.error}` : '';
+      gates.push(`  ${gate.padEnd(gateWidth)}  ${entry.status.padEnd(7)}  on ${entry.runsOn}  ${elapsed(entry.startedAt, entry.finishedAt, now)}${error}`.trimEnd());
+    }
+  }
+
+  const footer = notice ? [notice] : [];
+  const names = Object.keys(progress.hosts);
+  const hostWidth = Math.max(4, ...names.map((name) => name.length));
+  // The terminal keeps one row for the cursor below the view.
+  const fixedRows = header.length + phases.length + 1 + gates.length + footer.length;
+  const hostRows = size.rows ? size.rows - 1 - fixedRows : names.length;
+  const shown = hostRows >= names.length ? names : visibleHosts(progress.hosts, hostRows - 1);
+  const hosts = [`${'HOST'.padEnd(hostWidth + 2)}  STATUS   STEPS  ${'ELAPSED'.padStart(7)}  STEP`];
+  for (const name of shown) {
+    const host = progress.hosts[name];
+    const steps = `${host.stepsDone}/${host.stepsTotal}`;
+    hosts.push(`  ${name.padEnd(hostWidth)}  ${host.status.padEnd(7)}  ${steps.padStart(5)}  ${hostElapsed(host, now).padStart(7)}  ${hostDetail(host)}`.trimEnd());
+  }
+  if (shown.length < names.length) hosts.push(hiddenHostsLine(progress.hosts, shown));
+
+  return [...header, ...phases, ...hosts, ...gates, ...footer].map((line) => truncate(line, size.columns));
+}
+
+/** Renders one line per change between two snapshots, for logs and non-terminal output. */
 export function renderChanges(previous: RolloutState | undefined, state: RolloutState): string[] {
   const lines: string[] = [];
   for (const [name, host] of Object.entries(state.hosts)) {
@@ -73,6 +157,32 @@ export function renderSummary(cluster: string, result: RolloutResult): string[] 
   for (const [name, host] of Object.entries(result.hosts)) {
     if (host.status === 'failed' && host.failure) lines.push(`  ${name}: failed at ${host.failure.step}: ${host.failure.error.split('\n')[0]}`);
     if (host.status === 'skipped') lines.push(`  ${name}: skipped by the operator`);
+  }
+  return lines;
+}
+
+/** `2026-05-01 10:02:11Z`: sortable, and short enough for a table column. */
+function formatTime(time: Date): string {
+  return `${time.toISOString().slice(0, 19).replace('T', ' ')}Z`;
+}
+
+/** Renders the table `kboot history` prints: one row per rollout, and the reason under a failed one. */
+export function renderHistory(records: RolloutRecord[], now: number): string[] {
+  const outcomeWidth = Math.max(7, ...records.map((record) => record.outcome.length));
+  const lines = [
+    `${'STARTED'.padEnd(20)}  ${'OUTCOME'.padEnd(outcomeWidth)}  ${'DURATION'.padStart(12)}  APPLIED  SKIPPED  REPAIRED  FAILED  HOSTS FAILED  RUN ID`,
+  ];
+  for (const record of records) {
+    const took = formatDuration((record.closedAt?.getTime() ?? now) - record.startedAt.getTime());
+    const duration = record.closedAt ? took : `${took} so far`;
+    const count = (value: number | undefined, width: number): string => (value === undefined ? '-' : String(value)).padStart(width);
+    const runs = record.runs > 1 ? ` (${record.runs} runs)` : '';
+    lines.push(
+      `${formatTime(record.startedAt)}  ${record.outcome.padEnd(outcomeWidth)}  ${duration.padStart(12)}  ` +
+        `${count(record.counts?.applied, 7)}  ${count(record.counts?.skipped, 7)}  ${count(record.counts?.repaired, 8)}  ${count(record.counts?.failed, 6)}  ` +
+        `${count(record.failedHosts, 12)}  ${record.runId}${runs}`,
+    );
+    if (record.reason) lines.push(`  ${record.reason.split('\n')[0]}`);
   }
   return lines;
 }
