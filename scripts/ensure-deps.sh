@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 APT_PACKAGES=(
   openssh-server openssh-client etcd-server etcd-client sudo iproute2 iptables
-  procps psmisc curl docker-compose ansible tmux
+  procps psmisc curl docker-compose ansible tmux chromium graphviz
 )
 
 mkdir -p "$KBOOT_STATE"
