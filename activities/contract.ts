@@ -5,6 +5,7 @@
 import type { ClusterSpec, GateId, StepRendering } from '../plan/index.js';
 import type { StepCondition, StepOutcome } from '../plan/script.js';
 import type { StepId } from '../plan/index.js';
+import type { HostSshSpec } from '../plan/spec.js';
 
 export interface StepActivityInput {
   cluster: string;
@@ -12,6 +13,8 @@ export interface StepActivityInput {
   /** The spec's SSH settings: file paths on the worker's machine, never key material. */
   ssh: ClusterSpec['ssh'];
   address: string;
+  /** The host's own SSH settings (user, port, sudo, tty, pinned fingerprints), when it has any. */
+  hostSsh?: HostSshSpec;
   kbootVersion: string;
 }
 

@@ -137,7 +137,7 @@ const CHECKS = {
 
 export async function checkGate(pool: SshPool, input: GateActivityInput): Promise<GateActivityResult> {
   const host = findHost(input.spec, input.host);
-  const endpoint = sshEndpoint(input.spec.ssh, host.name, host.address);
+  const endpoint = sshEndpoint(input.spec.ssh, host.name, host.address, host.ssh);
   const run: Runner = async (script) =>
     (await runRemote(pool, endpoint, `set -euo pipefail\n${script}\n`, {
       action: `gate ${input.gate} on ${host.name}`,

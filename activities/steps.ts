@@ -40,7 +40,7 @@ function checkClockSkew(host: string, stdout: string, sentAt: number, receivedAt
 export async function runStep(pool: SshPool, input: StepActivityInput): Promise<StepActivityResult> {
   const { rendering } = input;
   const started = Date.now();
-  const endpoint = sshEndpoint(input.ssh, rendering.host, input.address);
+  const endpoint = sshEndpoint(input.ssh, rendering.host, input.address, input.hostSsh);
   const body = stepScript(rendering, { fingerprint: fingerprint(rendering), kbootVersion: input.kbootVersion });
   const script = rendering.step === 'preflight' ? `echo "kboot: clock $(date +%s)"\n${body}` : body;
   const verifyMs = rendering.verify.reduce((total, probe) => total + probe.timeoutSeconds * 1000, 0);

@@ -22,6 +22,16 @@ const absolutePath = z
 /** A path on the operator's machine (key files); relative paths resolve against the spec's folder. */
 const localPath = z.string().min(1).regex(/^[^\0\n]+$/, 'must be a single-line path');
 
+/** The name of an environment variable on the worker's machine; the secret it contains stays there. */
+const environmentVariable = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name (letters, digits and _, not starting with a digit)');
+
+/** A host key fingerprint as `ssh-keygen -lf` prints it: `SHA256:` and 43 unpadded base64 characters. */
+const hostKeyFingerprint = z
+  .string()
+  .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must be a SHA256 host key fingerprint as ssh-keygen -lf prints it: SHA256: and 43 base64 characters');
+
+const posixUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a POSIX user name');
+
 
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -48,6 +58,19 @@ const etcdPrefix = z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, 'must be an etcd k
 
 export const roleSchema = z.enum(['etcd', 'master', 'node']);
 
+/** SSH settings that one host sets apart from the `ssh` section. */
+export const hostSshSchema = z.strictObject({
+  /** Login user on this host, such as root on a host without sudo. */
+  user: posixUser.optional(),
+  port: port.optional(),
+  /** Whether scripts on this host run through sudo. */
+  sudo: z.boolean().optional(),
+  /** Pseudo-terminal for this host: true always, false never, unset when sudo requires one (requiretty). */
+  tty: z.boolean().optional(),
+  /** Host key fingerprints pinned for this host, trusted besides its known_hosts entries. */
+  fingerprints: z.array(hostKeyFingerprint).min(1, 'must list at least one fingerprint, or leave fingerprints out').optional(),
+});
+
 export const hostSchema = z.strictObject({
   /** The host's name: its hostname, etcd member name and Kubernetes node name. */
   name: dnsLabel,
@@ -55,21 +78,47 @@ export const hostSchema = z.strictObject({
   address: hostAddress,
   /** What the host runs: etcd member, master (API server, scheduler, controller manager), node (kubelet, proxy, flannel, docker). */
   roles: z.array(roleSchema).min(1, 'must list at least one role'),
+  /** SSH settings for this host only; the `ssh` section gives the rest. */
+  ssh: hostSshSchema.optional(),
+});
+
+/** A bastion (jump host): connections to every host are tunnelled through it. */
+export const jumpSchema = z.strictObject({
+  /** The bastion's name in messages and in `kboot trust` output. */
+  name: dnsLabel.default('bastion'),
+  address: hostAddress,
+  port: port.default(22),
+  /** Login user on the bastion; default `ssh.user`. */
+  user: posixUser.optional(),
+  /** Private key for the bastion on the worker's machine; default `ssh.privateKeyFile`. */
+  privateKeyFile: localPath.optional(),
+  /** Worker environment variable with that key's passphrase; default `ssh.passphraseEnv` when the key is the same. */
+  passphraseEnv: environmentVariable.optional(),
+  /** The bastion's host key fingerprints, trusted besides its known_hosts entries. */
+  fingerprints: z.array(hostKeyFingerprint).min(1, 'must list at least one fingerprint, or leave fingerprints out').optional(),
 });
 
 export const sshSchema = z.strictObject({
   /** Login user on every host. */
-  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a POSIX user name'),
+  user: posixUser,
   /** SSH port on every host. */
   port: port.default(22),
   /** Private key on the worker's machine; never sent to Temporal. */
   privateKeyFile: localPath,
-  /** OpenSSH known_hosts file that pins every host's key. */
+  /** Worker environment variable that contains the private key's passphrase; only its name is in the spec. */
+  passphraseEnv: environmentVariable.optional(),
+  /** OpenSSH known_hosts file that pins every host's key; `kboot trust` records keys into it. */
   knownHostsFile: localPath,
-  /** Run remote scripts as root through `sudo -n` (the login user needs passwordless sudo). */
+  /** Run remote scripts as root through sudo: `sudo -n`, or `sudo -S` with sudoPasswordEnv. */
   sudo: z.boolean().default(false),
+  /** Worker environment variable that contains the login user's sudo password; only its name is in the spec. */
+  sudoPasswordEnv: environmentVariable.optional(),
+  /** Pseudo-terminal on every host: true always, false never, unset when sudo requires one (requiretty). */
+  tty: z.boolean().optional(),
   /** How long to wait for a host to accept the TCP connection and the SSH handshake. */
   connectTimeout: duration.default('10s'),
+  /** Bastion that every connection goes through. */
+  jump: jumpSchema.optional(),
 });
 
 export const repositorySchema = z.strictObject({
@@ -168,4 +217,5 @@ export const clusterSpecSchema = z.strictObject({
 
 export type Role = z.infer<typeof roleSchema>;
 export type HostSpec = z.infer<typeof hostSchema>;
+export type HostSshSpec = z.infer<typeof hostSshSchema>;
 export type ClusterSpec = z.infer<typeof clusterSpecSchema>;

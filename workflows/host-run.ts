@@ -34,7 +34,7 @@ export async function hostRunWorkflow(input: HostRunInput): Promise<HostRunResul
     const state = (result.steps[step] = { status: 'running' as const, startedAt: Date.now() });
     try {
       const outcome = await runStep.executeWithOptions({ summary: `${input.host}: ${rendering.title}` }, [
-        { cluster: input.cluster, rendering, ssh: input.spec.ssh, address: host.address, kbootVersion: input.kbootVersion },
+        { cluster: input.cluster, rendering, ssh: input.spec.ssh, address: host.address, hostSsh: host.ssh, kbootVersion: input.kbootVersion },
       ]);
       result.steps[step] = { ...state, status: 'done', outcome: outcome.outcome, finishedAt: Date.now() };
     } catch (error) {

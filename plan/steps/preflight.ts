@@ -1,7 +1,8 @@
 /**
  * Preflight: changes nothing. Reads what the rollout relies on and fails with every problem found
- * at once: sudo, OS family, hostname, ports, free disk. Clock skew is measured by the worker, which
- * compares the host's clock with its own around the call.
+ * at once: root through sudo, OS family, hostname, ports, free disk. Clock skew is measured by the
+ * worker, which compares the host's clock with its own around the call. A sudo that needs a
+ * password or a tty fails earlier, in the SSH layer, before this script starts.
  */
 import { quote } from '../shell.js';
 import type { ClusterSpec, HostSpec } from '../spec.js';
@@ -33,6 +34,15 @@ function portClaims(spec: ClusterSpec, host: HostSpec): PortClaim[] {
 /** Minimum free space under the data roots, in MiB. */
 const MIN_FREE_MIB = 512;
 
+/** The check that the script runs as root: every later step writes under /etc and starts units. */
+function rootCheck(spec: ClusterSpec, host: HostSpec): string {
+  const user = host.ssh?.user ?? spec.ssh.user;
+  if (host.ssh?.sudo ?? spec.ssh.sudo) {
+    return `[ "$(id -u)" = 0 ] || problems+=("sudo did not make the script root: it runs as $(id -un); check the sudoers entry of user "${quote(user)})`;
+  }
+  return `[ "$(id -u)" = 0 ] || problems+=("the script runs as $(id -un), not root, and ssh.sudo is off for this host; set ssh.sudo: true or log in as root")`;
+}
+
 export function renderPreflight(spec: ClusterSpec, host: HostSpec): StepRendering {
   const ports = portClaims(spec, host)
     .map(({ port, owner }) => `kboot_port_free ${port} ${quote(owner)}`)
@@ -42,6 +52,7 @@ export function renderPreflight(spec: ClusterSpec, host: HostSpec): StepRenderin
     .map((root) => `kboot_disk_free ${quote(root)}`)
     .join('\n');
   const script = `problems=()
+${rootCheck(spec, host)}
 . /etc/os-release 2>/dev/null || problems+=("/etc/os-release is missing: cannot tell the OS family")
 case " \${ID:-} \${ID_LIKE:-} " in
   *" rhel "*|*" centos "*|*" fedora "*) ;;
@@ -50,7 +61,8 @@ esac
 command -v yum >/dev/null || problems+=("yum is not installed")
 command -v systemctl >/dev/null || problems+=("systemctl is not installed: kboot needs systemd")
 actual=$(hostname)
-[ "$actual" = ${quote(host.name)} ] || problems+=("hostname is $actual, the spec names this host ${host.name}")
+expected=${quote(host.name)}
+[ "$actual" = "$expected" ] || problems+=("hostname is $actual, the spec names this host $expected")
 kboot_port_free() {
   local holder
   holder=$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:(("\\([^"]*\\)".*/\\1/p' | head -n1)

@@ -4,7 +4,9 @@
  * SSH path under test.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+import { parse, stringify } from 'yaml';
 
 import { hostExec, type UpResult } from '../../sandbox/fleet/index';
 
@@ -44,4 +46,18 @@ export function addressOf(fleet: UpResult, host: string): string {
   const entry = fleet.hosts.find((candidate) => candidate.name === host);
   if (entry === undefined) throw new Error(`host ${host} is not in fleet ${fleet.name}`);
   return entry.address;
+}
+
+/** A cluster spec as plain data, for tests that change fields before writing it out. */
+export type SpecData = Record<string, any>;
+
+/**
+ * Writes the fleet's cluster spec, changed by `edit`, to `file` and returns `file`. The fleet's own
+ * cluster.yaml stays as `up` wrote it.
+ */
+export function writeSpec(fleet: UpResult, file: string, edit: (spec: SpecData) => void): string {
+  const spec = parse(readFileSync(fleet.specFile, 'utf8')) as SpecData;
+  edit(spec);
+  writeFileSync(file, stringify(spec));
+  return file;
 }
