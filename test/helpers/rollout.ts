@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { readRollout } from '../../client/progress';
 import type { RolloutState } from '../../workflows/definitions';
 import { down, hostExec, readEvents, up, type UpResult } from '../../sandbox/fleet/index';
-import { REPO_ROOT } from './kboot';
+import { REPO_ROOT, startWorker, uniqueTaskQueue, type WorkerProcess } from './kboot';
 
 export async function connectClient(): Promise<{ client: Client; close: () => Promise<void> }> {
   const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
@@ -87,4 +87,41 @@ export async function freshFleet(name: string, hosts: number): Promise<UpResult>
     await close();
   }
   return up({ name, hosts, repoRoot: REPO_ROOT });
+}
+
+/** A sandbox fleet and a kboot worker on its own task queue, for one test file. */
+export interface SandboxRollout {
+  fleet: UpResult;
+  worker: WorkerProcess;
+  /** Environment for `runKboot` and workers: the file's own task queue. */
+  env: Record<string, string>;
+  /** Kills the worker with SIGKILL, as a crash would, and starts a new one. */
+  crashWorker(): Promise<void>;
+}
+
+/**
+ * Registers beforeAll/afterAll hooks that create a fresh fleet (`prepare` may set up faults before
+ * the worker starts) and remove it afterwards, unless KBOOT_KEEP_FLEET=1.
+ */
+export function useSandboxRollout(name: string, hosts: number, prepare?: (fleet: UpResult) => Promise<void>): SandboxRollout {
+  const env: Record<string, string> = { KBOOT_TASK_QUEUE: uniqueTaskQueue(name) };
+  const fixture: Partial<SandboxRollout> & Pick<SandboxRollout, 'env' | 'crashWorker'> = {
+    env,
+    async crashWorker() {
+      fixture.worker?.child.kill('SIGKILL');
+      await fixture.worker?.stop();
+      fixture.worker = startWorker(env);
+    },
+  };
+  beforeAll(async () => {
+    fixture.fleet = await freshFleet(name, hosts);
+    if (prepare) await prepare(fixture.fleet);
+    fixture.worker = startWorker(env);
+  });
+  afterAll(async () => {
+    await fixture.worker?.stop();
+    if (process.env.KBOOT_KEEP_FLEET !== '1') await down(name);
+  });
+  // The hooks fill fleet and worker before any test reads them.
+  return fixture as SandboxRollout;
 }

@@ -36,7 +36,7 @@ describe('operator hand', () => {
 
     const status = await runKboot(['status', FLEET], env);
     expect(status.code).toBe(4);
-    expect(status.stdout).toMatch(/node3\s+failed\s+preflight: .*connect to node3/);
+    expect(status.stdout).toMatch(/node3\s+failed\b.*preflight.*connect to node3 \(198\.18\.\d+\.\d+:22\): connection refused/);
     for (const host of ['master', 'node1', 'node2']) expect(status.stdout).toMatch(new RegExp(`${host}\\s+done`));
 
     const { client, close } = await connectClient();

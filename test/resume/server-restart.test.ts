@@ -1,6 +1,6 @@
 /**
  * The Temporal server stopped and started again mid-rollout (same database): the rollout completes,
- * and `kboot apply`, attached to it, follows it through the outage.
+ * and a `kboot apply` attached to it before the outage follows it through.
  */
 import { execFileSync } from 'node:child_process';
 import { down, type UpResult } from '../../sandbox/fleet/index';
@@ -41,8 +41,10 @@ test('rollout survives a server restart', async () => {
     await close();
   }
 
-  devServer('stop');
+  // apply attaches to the running rollout and follows it; the server then goes away under it.
   const following = runKboot(['apply', fleet.specFile], env);
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  devServer('stop');
   await new Promise((resolve) => setTimeout(resolve, 5000));
   devServer('start');
 
