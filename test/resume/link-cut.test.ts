@@ -2,33 +2,22 @@
  * A node's network link cut for 30 s while its docker step runs: the step retries and completes,
  * docker starts once, and the other hosts go on unaffected.
  */
-import { cutLink, down, restoreLink, type UpResult } from '../../sandbox/fleet/index';
-import { REPO_ROOT, runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
-import { connectClient, freshFleet, onHost, readCounters, repeatedWork, stepStatus, waitForRollout } from '../helpers/rollout';
+import { cutLink, restoreLink } from '../../sandbox/fleet/index';
+import { runKboot } from '../helpers/kboot';
+import { connectClient, onHost, readCounters, repeatedWork, stepStatus, useSandboxRollout, waitForRollout } from '../helpers/rollout';
 
 const FLEET = 'rsmlink';
 const HOSTS = ['master', 'node1', 'node2', 'node3'];
 
 jest.setTimeout(10 * 60_000);
 
-let fleet: UpResult;
-let worker: WorkerProcess;
-const env = { KBOOT_TASK_QUEUE: uniqueTaskQueue('link') };
-
-beforeAll(async () => {
-  fleet = await freshFleet(FLEET, 4);
+const sandbox = useSandboxRollout(FLEET, 4, async () => {
   // docker on node3 takes 8 s to start, so the link can be cut while its step runs.
   await onHost(FLEET, 'node3', "mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\nExecStartPre=/bin/sleep 8\\n' > /etc/systemd/system/docker.service.d/05-slow-start.conf");
-  worker = startWorker(env);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
 });
 
 test('docker step survives a 30 s link cut', async () => {
-  const started = await runKboot(['apply', '--no-wait', fleet.specFile], env);
+  const started = await runKboot(['apply', '--no-wait', sandbox.fleet.specFile], sandbox.env);
   expect(started.code).toBe(0);
   const { client, close } = await connectClient();
   try {
@@ -42,8 +31,8 @@ test('docker step survives a 30 s link cut', async () => {
     await close();
   }
 
-  const result = await runKboot(['apply', fleet.specFile], env);
-  if (result.code !== 0) throw new Error(`apply exited ${result.code}\n${result.stdout}\n${result.stderr}\n${worker.output().slice(-3000)}`);
+  const result = await runKboot(['apply', sandbox.fleet.specFile], sandbox.env);
+  if (result.code !== 0) throw new Error(`apply exited ${result.code}\n${result.stdout}\n${result.stderr}\n${sandbox.worker.output().slice(-3000)}`);
   expect(result.stdout).toContain(`rollout ${FLEET} succeeded`);
   const counters = await readCounters(FLEET, HOSTS);
   expect(repeatedWork(counters)).toEqual([]);

@@ -2,34 +2,21 @@
  * The rollout workflow terminated mid-rollout (a lost workflow), then `kboot apply` again: a new
  * rollout re-checks every step on its host and skips the ones that had completed.
  */
-import { down, type UpResult } from '../../sandbox/fleet/index';
-import { REPO_ROOT, runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
-import { connectClient, freshFleet, readCounters, repeatedWork, waitForRollout } from '../helpers/rollout';
+import { runKboot } from '../helpers/kboot';
+import { connectClient, readCounters, repeatedWork, useSandboxRollout, waitForRollout } from '../helpers/rollout';
 
 const FLEET = 'rsmterm';
 const HOSTS = ['master', 'node1', 'node2', 'node3'];
 
 jest.setTimeout(10 * 60_000);
 
-let fleet: UpResult;
-let worker: WorkerProcess;
-const env = { KBOOT_TASK_QUEUE: uniqueTaskQueue('terminate') };
-
-beforeAll(async () => {
-  fleet = await freshFleet(FLEET, 4);
-  worker = startWorker(env);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
-});
+const sandbox = useSandboxRollout(FLEET, 4);
 
 test('apply after terminate skips completed steps', async () => {
   const { client, close } = await connectClient();
   let doneBefore = 0;
   try {
-    const started = await runKboot(['apply', '--no-wait', fleet.specFile], env);
+    const started = await runKboot(['apply', '--no-wait', sandbox.fleet.specFile], sandbox.env);
     expect(started.code).toBe(0);
     const state = await waitForRollout(client, FLEET, (current) => current.gates['etcd-quorum']?.status === 'open');
     await client.workflow.getHandle(`kboot-${FLEET}`).terminate('test: terminated mid-rollout');
@@ -40,7 +27,7 @@ test('apply after terminate skips completed steps', async () => {
     await close();
   }
 
-  const result = await runKboot(['apply', fleet.specFile], env);
+  const result = await runKboot(['apply', sandbox.fleet.specFile], sandbox.env);
   if (result.code !== 0) throw new Error(`apply exited ${result.code}\n${result.stdout}\n${result.stderr}`);
   const summary = /(\d+) steps applied, (\d+) already done \(skipped\), (\d+) repaired after drift, 0 failed/.exec(result.stdout);
   expect(summary).not.toBeNull();

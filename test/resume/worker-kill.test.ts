@@ -5,28 +5,15 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import { down, type UpResult } from '../../sandbox/fleet/index';
-import { REPO_ROOT, runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
-import { connectClient, etcdClusterIds, freshFleet, readCounters, repeatedWork, stepStatus, type Counters, waitForRollout } from '../helpers/rollout';
+import { runKboot } from '../helpers/kboot';
+import { connectClient, type Counters, etcdClusterIds, readCounters, repeatedWork, stepStatus, useSandboxRollout, waitForRollout } from '../helpers/rollout';
 
 const FLEET = 'rsmkill';
 const HOSTS = ['master', 'node1', 'node2', 'node3'];
 
 jest.setTimeout(15 * 60_000);
 
-let fleet: UpResult;
-let worker: WorkerProcess;
-const env = { KBOOT_TASK_QUEUE: uniqueTaskQueue('kill') };
-
-beforeAll(async () => {
-  fleet = await freshFleet(FLEET, 4);
-  worker = startWorker(env);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
-});
+const sandbox = useSandboxRollout(FLEET, 4);
 
 describe('worker killed mid-rollout', () => {
   let counters: Counters;
@@ -35,21 +22,17 @@ describe('worker killed mid-rollout', () => {
   test('rollout completes after two kills', async () => {
     const { client, close } = await connectClient();
     try {
-      const started = await runKboot(['apply', '--no-wait', fleet.specFile], env);
+      const started = await runKboot(['apply', '--no-wait', sandbox.fleet.specFile], sandbox.env);
       expect(started.code).toBe(0);
 
       await waitForRollout(client, FLEET, (state) => stepStatus(state, 'node1', 'etcd') === 'running' || stepStatus(state, 'node1', 'etcd') === 'done');
-      worker.child.kill('SIGKILL');
-      await worker.stop();
-      worker = startWorker(env);
+      await sandbox.crashWorker();
 
       await waitForRollout(client, FLEET, (state) => ['running', 'done'].includes(stepStatus(state, 'node2', 'node') ?? ''));
-      worker.child.kill('SIGKILL');
-      await worker.stop();
-      worker = startWorker(env);
+      await sandbox.crashWorker();
 
-      const result = await runKboot(['apply', fleet.specFile], env);
-      if (result.code !== 0) throw new Error(`apply exited ${result.code}\n${result.stdout}\n${result.stderr}\n${worker.output().slice(-3000)}`);
+      const result = await runKboot(['apply', sandbox.fleet.specFile], sandbox.env);
+      if (result.code !== 0) throw new Error(`apply exited ${result.code}\n${result.stdout}\n${result.stderr}\n${sandbox.worker.output().slice(-3000)}`);
       expect(result.stdout).toContain(`rollout ${FLEET} succeeded`);
     } finally {
       await close();
@@ -63,7 +46,7 @@ describe('worker killed mid-rollout', () => {
   });
 
   test('re-apply changes nothing', async () => {
-    const result = await runKboot(['apply', fleet.specFile], env);
+    const result = await runKboot(['apply', sandbox.fleet.specFile], sandbox.env);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('0 steps applied, 25 already done (skipped)');
     expect(await readCounters(FLEET, HOSTS)).toEqual(counters);
@@ -71,12 +54,12 @@ describe('worker killed mid-rollout', () => {
   });
 
   test('one changed value re-applies its step only', async () => {
-    const spec = parse(readFileSync(fleet.specFile, 'utf8'));
+    const spec = parse(readFileSync(sandbox.fleet.specFile, 'utf8'));
     spec.kubernetes.admissionControl.push('AlwaysAdmit');
-    const specFile = `${fleet.specFile}.changed.yaml`;
+    const specFile = `${sandbox.fleet.specFile}.changed.yaml`;
     writeFileSync(specFile, stringify(spec));
 
-    const result = await runKboot(['apply', specFile], env);
+    const result = await runKboot(['apply', specFile], sandbox.env);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('1 steps applied, 24 already done (skipped)');
     expect(result.stdout).toMatch(/master: master applied/);
