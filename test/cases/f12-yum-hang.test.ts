@@ -6,33 +6,21 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { Client } from '@temporalio/client';
-import { down, type UpResult } from '../../sandbox/fleet/index';
-import { REPO_ROOT, runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
-import { connectClient, freshFleet, onHost, readCounters, repeatedWork, stepStatus, waitForRollout } from '../helpers/rollout';
+import { runKboot } from '../helpers/kboot';
+import { connectClient, onHost, readCounters, repeatedWork, stepStatus, useSandboxRollout, waitForRollout } from '../helpers/rollout';
 
 const FLEET = 'csf12';
 const HOSTS = ['master', 'node1', 'node2', 'node3'];
 
 jest.setTimeout(10 * 60_000);
 
-let fleet: UpResult;
-let worker: WorkerProcess;
 let specFile: string;
-const env = { KBOOT_TASK_QUEUE: uniqueTaskQueue('yum') };
-
-beforeAll(async () => {
-  fleet = await freshFleet(FLEET, 4);
+const sandbox = useSandboxRollout(FLEET, 4, async (fleet) => {
   const spec = parse(readFileSync(fleet.specFile, 'utf8'));
   spec.packages.installTimeout = '15s';
   specFile = `${fleet.specFile}.yum.yaml`;
   writeFileSync(specFile, stringify(spec));
   await onHost(FLEET, 'node3', 'mkdir -p /etc/kboot-sandbox && touch /etc/kboot-sandbox/yum-hang');
-  worker = startWorker(env);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
 });
 
 /** Last failures of the host run's pending activities: retries are not events in the history. */
@@ -42,7 +30,7 @@ async function activityFailures(client: Client, workflowId: string): Promise<str
 }
 
 test('hung yum is killed and retried', async () => {
-  const started = await runKboot(['apply', '--no-wait', specFile], env);
+  const started = await runKboot(['apply', '--no-wait', specFile], sandbox.env);
   expect(started.code).toBe(0);
   const { client, close } = await connectClient();
   try {
@@ -58,7 +46,7 @@ test('hung yum is killed and retried', async () => {
 
     // The mirror comes back: the retry installs.
     await onHost(FLEET, 'node3', 'rm -f /etc/kboot-sandbox/yum-hang');
-    const result = await runKboot(['apply', specFile], env);
+    const result = await runKboot(['apply', specFile], sandbox.env);
     if (result.code !== 0) throw new Error(`apply exited ${result.code}\n${result.stdout}\n${result.stderr}`);
   } finally {
     await close();

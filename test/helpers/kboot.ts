@@ -14,14 +14,20 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `kboot ARGS` to completion, killing it after `timeoutMs`. */
-export function runKboot(args: string[], env: Record<string, string>, timeoutMs = 600_000): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+export interface RunningCli {
+  /** Output so far. */
+  stdout: () => string;
+  done: Promise<CliResult>;
+}
+
+/** Starts `kboot ARGS`, killing it after `timeoutMs`; `done` resolves when it exits. */
+export function spawnKboot(args: string[], env: Record<string, string>, timeoutMs = 600_000): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<CliResult>((resolvePromise, reject) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -29,6 +35,12 @@ export function runKboot(args: string[], env: Record<string, string>, timeoutMs 
       resolvePromise({ code, stdout, stderr });
     });
   });
+  return { stdout: () => stdout, done };
+}
+
+/** Runs `kboot ARGS` to completion, killing it after `timeoutMs`. */
+export function runKboot(args: string[], env: Record<string, string>, timeoutMs = 600_000): Promise<CliResult> {
+  return spawnKboot(args, env, timeoutMs).done;
 }
 
 export interface WorkerProcess {

@@ -3,38 +3,26 @@
  * branches; `kboot status` names the host, the step and the error; once sshd is back, `kboot retry`
  * finishes the node from its failed step.
  */
-import { down, startSshd, stopSshd, type UpResult } from '../../sandbox/fleet/index';
-import { REPO_ROOT, runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
-import { connectClient, freshFleet, readCounters, repeatedWork, stepStatus, waitForRollout } from '../helpers/rollout';
+import { startSshd, stopSshd } from '../../sandbox/fleet/index';
+import { runKboot } from '../helpers/kboot';
+import { connectClient, readCounters, repeatedWork, stepStatus, useSandboxRollout, waitForRollout } from '../helpers/rollout';
 
 const FLEET = 'rsmop';
 const HOSTS = ['master', 'node1', 'node2', 'node3'];
 
 jest.setTimeout(15 * 60_000);
 
-let fleet: UpResult;
-let worker: WorkerProcess;
-const env = { KBOOT_TASK_QUEUE: uniqueTaskQueue('operator') };
-
-beforeAll(async () => {
-  fleet = await freshFleet(FLEET, 4);
-  worker = startWorker(env);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
-});
+const sandbox = useSandboxRollout(FLEET, 4);
 
 describe('operator hand', () => {
   test('dead sshd parks its node only', async () => {
     await stopSshd(FLEET, 'node3');
-    const result = await runKboot(['apply', fleet.specFile], env);
+    const result = await runKboot(['apply', sandbox.fleet.specFile], sandbox.env);
     expect(result.code).toBe(4);
     expect(result.stderr).toContain(`rollout ${FLEET} waits for the operator`);
     expect(result.stderr).toMatch(/node3: preflight failed: .*connect to node3 \(198\.18\.\d+\.\d+:22\)/);
 
-    const status = await runKboot(['status', FLEET], env);
+    const status = await runKboot(['status', FLEET], sandbox.env);
     expect(status.code).toBe(4);
     expect(status.stdout).toMatch(/node3\s+failed\b.*preflight.*connect to node3 \(198\.18\.\d+\.\d+:22\): connection refused/);
     for (const host of ['master', 'node1', 'node2']) expect(status.stdout).toMatch(new RegExp(`${host}\\s+done`));
@@ -53,18 +41,18 @@ describe('operator hand', () => {
 
   test('retry finishes the node', async () => {
     await startSshd(FLEET, 'node3');
-    const retry = await runKboot(['retry', FLEET, 'node3'], env);
+    const retry = await runKboot(['retry', FLEET, 'node3'], sandbox.env);
     expect(retry.code).toBe(0);
     expect(retry.stdout).toContain('host node3 resumes at step preflight');
 
-    const result = await runKboot(['apply', fleet.specFile], env);
+    const result = await runKboot(['apply', sandbox.fleet.specFile], sandbox.env);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`rollout ${FLEET} succeeded`);
     expect(repeatedWork(await readCounters(FLEET, HOSTS))).toEqual([]);
   });
 
   test('retry of a healthy host is rejected', async () => {
-    const retry = await runKboot(['retry', FLEET, 'node1'], env);
+    const retry = await runKboot(['retry', FLEET, 'node1'], sandbox.env);
     expect(retry.code).toBe(1);
   });
 });
