@@ -125,3 +125,8 @@ export function useSandboxRollout(name: string, hosts: number, prepare?: (fleet:
   // The hooks fill fleet and worker before any test reads them.
   return fixture as SandboxRollout;
 }
+
+/** Makes docker on `host` take `seconds` to start (an ExecStartPre drop-in), so a test can act mid-step. */
+export async function slowDockerStart(fleet: string, host: string, seconds: number): Promise<void> {
+  await onHost(fleet, host, `mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\nExecStartPre=/bin/sleep ${seconds}\\n' > /etc/systemd/system/docker.service.d/05-slow-start.conf`);
+}

@@ -4,7 +4,7 @@
  */
 import { cutLink, restoreLink } from '../../sandbox/fleet/index';
 import { runKboot } from '../helpers/kboot';
-import { connectClient, onHost, readCounters, repeatedWork, stepStatus, useSandboxRollout, waitForRollout } from '../helpers/rollout';
+import { connectClient, readCounters, repeatedWork, slowDockerStart, stepStatus, useSandboxRollout, waitForRollout } from '../helpers/rollout';
 
 const FLEET = 'rsmlink';
 const HOSTS = ['master', 'node1', 'node2', 'node3'];
@@ -13,7 +13,7 @@ jest.setTimeout(10 * 60_000);
 
 const sandbox = useSandboxRollout(FLEET, 4, async () => {
   // docker on node3 takes 8 s to start, so the link can be cut while its step runs.
-  await onHost(FLEET, 'node3', "mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\nExecStartPre=/bin/sleep 8\\n' > /etc/systemd/system/docker.service.d/05-slow-start.conf");
+  await slowDockerStart(FLEET, 'node3', 8);
 });
 
 test('docker step survives a 30 s link cut', async () => {
