@@ -14,7 +14,7 @@ const EXAMPLE = resolve(REPO_ROOT, 'examples/cluster.yaml');
 const { spec } = parseSpec(readFileSync(EXAMPLE, 'utf8'), EXAMPLE);
 const plan = buildPlan(spec);
 
-/** Every dependency of the plan as `need -> task`, by task id. */
+/** Lists every dependency of the plan as `need -> task`, by task id. */
 function plannerEdges(source: Plan): string[] {
   return source.tasks.flatMap((task) => task.needs.map((need) => `${need} -> ${task.id}`)).sort();
 }
@@ -81,9 +81,15 @@ describe('kboot plan --format mermaid', () => {
     expect(graph.subgraphs).toEqual(['preflight', 'packages', 'hosts', 'etcd', 'network', 'docker', 'master', 'node', 'verify']);
   });
 
+  test('README shows the current graph', () => {
+    const readme = readFileSync(resolve(REPO_ROOT, 'README.md'), 'utf8');
+    const block = /```mermaid\n([\s\S]*?)```/.exec(readme);
+    expect(block?.[1]).toBe(text);
+  });
+
   test('CLI prints it without key files', async () => {
     // The example's key files do not exist: the plan must not need them.
-    const result = await runKboot(['plan', EXAMPLE, '--format', 'mermaid'], {}, 30_000);
+    const result = await runKboot(['plan', EXAMPLE, '--format', 'mermaid'], {}, 60_000);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(text);
@@ -121,7 +127,7 @@ describe('kboot plan', () => {
   });
 
   test('invalid format exits 2', async () => {
-    const result = await runKboot(['plan', EXAMPLE, '--format', 'svg'], {}, 30_000);
+    const result = await runKboot(['plan', EXAMPLE, '--format', 'svg'], {}, 60_000);
     expect(result.code).toBe(2);
     expect(result.stderr).toBe('error: invalid --format svg: use text, mermaid or dot\n');
   });
