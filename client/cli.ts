@@ -32,6 +32,7 @@ import { readRollout, type RolloutSnapshot, statusDocument } from './progress.js
 import { renderHistory, renderProgress, renderSummary } from './render.js';
 import { KBOOT_VERSION, temporalSettings, workflowUiUrl } from './settings.js';
 import { loadSpec, parseSpec, SpecError, type LoadedSpec } from './spec-file.js';
+import { runTrust, TrustUsageError } from './trust.js';
 import { createProgressView, type ProgressView, viewMode } from './watch.js';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, unreachable: 3, waiting: 4, changes: 5 } as const;
@@ -320,6 +321,22 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
         const { spec } = readSpec(file);
         process.stdout.write(`${file}: valid cluster spec for ${spec.name}, ${spec.hosts.length} hosts\n`);
         return EXIT.ok;
+      })(),
+    );
+
+  program
+    .command('trust')
+    .argument('<file>', 'cluster spec (YAML)')
+    .option('--replace <host...>', 'replace the recorded key of a host whose new fingerprint you checked on the host', [])
+    .description("record the hosts' SSH host keys in the spec's knownHostsFile, printing every fingerprint; never replaces a key unasked")
+    .action(async (file: string, options: { replace: string[] }) =>
+      run(async () => {
+        try {
+          return await runTrust(file, options.replace, (line) => process.stdout.write(`${line}\n`));
+        } catch (error) {
+          if (error instanceof TrustUsageError) throw new ExitError(error.message, EXIT.invalid);
+          throw error;
+        }
       })(),
     );
 

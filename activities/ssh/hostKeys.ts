@@ -182,7 +182,7 @@ export function hostKeyError(
   if (verdict.kind === 'unknown') {
     return new HostKeyUnknownError(target, verdict.presented, describeLookup(trust));
   }
-  return new HostKeyMismatchError(target, verdict.expected, verdict.presented, repinAdvice(trust));
+  return new HostKeyMismatchError(target, verdict.expected, verdict.presented, repinAdvice(trust, target.host));
 }
 
 function describeLookup(trust: HostTrust): string {
@@ -195,12 +195,21 @@ function describeLookup(trust: HostTrust): string {
   return `no entry for ${trust.knownHostsName} in ${trust.knownHostsFile}`;
 }
 
-function repinAdvice(trust: HostTrust): string {
+function repinAdvice(trust: HostTrust, host: string): string {
+  const fromKnownHosts = trust.keys.some((key) => key.source.startsWith('known_hosts'));
+  const pinned = trust.keys.some((key) => key.source === 'pinned fingerprint');
+  if (fromKnownHosts && !pinned) {
+    return (
+      `check the new fingerprint on the host's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), ` +
+      `then run kboot trust <spec> --replace ${host}, which replaces the old key in ${trust.knownHostsFile} ` +
+      `(by hand: ssh-keygen -R '${trust.knownHostsName}' -f ${trust.knownHostsFile}, then kboot trust <spec>)`
+    );
+  }
   const steps: string[] = [];
-  if (trust.keys.some((key) => key.source.startsWith('known_hosts'))) {
+  if (fromKnownHosts) {
     steps.push(`remove the old key with ssh-keygen -R '${trust.knownHostsName}' -f ${trust.knownHostsFile}`);
   }
-  if (trust.keys.some((key) => key.source === 'pinned fingerprint')) {
+  if (pinned) {
     steps.push('remove the old fingerprint from the spec');
   }
   return `${steps.join(' and ')}, then run kboot trust <spec>`;
