@@ -77,7 +77,8 @@ export function splitIntoRuns(steps: StepId[]): StepId[][] {
 
 /** Failed hosts the spec tolerates before the rollout aborts. */
 export function failureBudget(spec: RolloutInput['spec']): number {
-  const { maxFailedHosts } = spec.rollout;
+  // Specs recorded by rollouts that started before maxFailedHosts existed lack it: no budget.
+  const { maxFailedHosts = '100%' } = spec.rollout;
   if (typeof maxFailedHosts === 'number') return maxFailedHosts;
   return Math.floor((Number(maxFailedHosts.slice(0, -1)) * spec.hosts.length) / 100);
 }
@@ -282,8 +283,13 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
     return { accepted, message };
   };
 
+  /** The rejection for a request that arrives after the rollout ended, or undefined while it runs. */
+  const rejectIfEnded = (): OperatorAnswer | undefined =>
+    state.phase === 'aborted' || state.phase === 'succeeded' || state.phase === 'failed' ? answer(false, `rollout ${spec.name} already ${state.phase}`) : undefined;
+
   setHandler(retryUpdate, (target: string): OperatorAnswer => {
-    if (state.phase === 'aborted' || state.phase === 'succeeded') return answer(false, `rollout ${spec.name} is ${state.phase}`);
+    const ended = rejectIfEnded();
+    if (ended) return ended;
     const { host, gate } = findTarget(target);
     if (gate) {
       if (gate.status !== 'failed') return answer(false, `gate ${target} is ${gate.status}, not failed`);
@@ -299,7 +305,8 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
   });
 
   setHandler(skipUpdate, (target: string): OperatorAnswer => {
-    if (state.phase === 'aborted' || state.phase === 'succeeded') return answer(false, `rollout ${spec.name} is ${state.phase}`);
+    const ended = rejectIfEnded();
+    if (ended) return ended;
     const { host, gate } = findTarget(target);
     if (gate) return answer(false, `gate ${target} cannot be skipped: hosts after it rely on what it checks`);
     if (!host) return answer(false, `host ${target} is not in cluster ${spec.name}`);
@@ -312,7 +319,8 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
   });
 
   setHandler(pauseUpdate, (): OperatorAnswer => {
-    if (state.phase === 'aborted' || state.phase === 'succeeded') return answer(false, `rollout ${spec.name} is ${state.phase}`);
+    const ended = rejectIfEnded();
+    if (ended) return ended;
     if (state.paused) return answer(false, `rollout ${spec.name} is already paused`);
     state.paused = true;
     return answer(true, `rollout ${spec.name} paused: running steps finish, nothing new starts until resume`);
@@ -325,7 +333,8 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
   });
 
   setHandler(abortUpdate, (reason: string): OperatorAnswer => {
-    if (state.phase === 'aborted' || state.phase === 'succeeded') return answer(false, `rollout ${spec.name} is already ${state.phase}`);
+    const ended = rejectIfEnded();
+    if (ended) return ended;
     state.phase = 'aborted';
     state.abortReason = reason || 'aborted by the operator';
     return answer(true, `rollout ${spec.name} aborts once its running steps finish`);
@@ -385,10 +394,10 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
     }
     const seen = changed;
     if (state.phase === 'waiting-for-operator') {
-      const answered = await condition(() => changed !== seen, spec.rollout.operatorTimeout);
+      const answered = await condition(() => changed !== seen, spec.rollout.operatorTimeout ?? '24h');
       if (!answered) {
         state.phase = 'failed';
-        state.abortReason = `no operator decision within rollout.operatorTimeout (${spec.rollout.operatorTimeout})`;
+        state.abortReason = `no operator decision within rollout.operatorTimeout (${spec.rollout.operatorTimeout ?? '24h'})`;
         break;
       }
     } else {

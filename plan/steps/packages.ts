@@ -21,6 +21,9 @@ export function repoFilePath(spec: ClusterSpec): string {
   return `/etc/yum.repos.d/${spec.packages.repository.id}.repo`;
 }
 
+/** packages.installTimeout when the spec has none. */
+export const DEFAULT_INSTALL_TIMEOUT = '10m';
+
 /** Seconds in a spec duration such as `90s`, `10m` or `1h` (sub-second values round up). */
 export function durationSeconds(text: string): number {
   const match = /^(\d+)(ms|s|m|h)$/.exec(text);
@@ -74,7 +77,8 @@ export function renderPackages(spec: ClusterSpec, host: HostSpec): StepRendering
       {
         description: `packages ${packages.join(' ')} are installed`,
         check: `${command('rpm', '-q', ...packages)} >/dev/null`,
-        apply: yumInstall(packages, durationSeconds(spec.packages.installTimeout)),
+        // Specs recorded by rollouts that started before installTimeout existed lack it.
+        apply: yumInstall(packages, durationSeconds(spec.packages.installTimeout ?? DEFAULT_INSTALL_TIMEOUT)),
       },
     ],
     units: [],

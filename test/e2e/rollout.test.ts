@@ -4,9 +4,8 @@
  * check of the result reads the hosts directly, not through kboot.
  */
 import { Client, Connection } from '@temporalio/client';
-import { down, hostExec, readEvents, type UpResult } from '../../sandbox/fleet/index';
-import { runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
-import { freshFleet } from '../helpers/rollout';
+import { runKboot } from '../helpers/kboot';
+import { onHost, readCounters, useSandboxRollout, type Counters } from '../helpers/rollout';
 
 const FLEET = 'e2e';
 const HOSTS = ['master', 'node1', 'node2', 'node3'];
@@ -14,45 +13,24 @@ const NODES = ['node1', 'node2', 'node3'];
 
 jest.setTimeout(20 * 60_000);
 
-let fleet: UpResult;
-let worker: WorkerProcess;
-const env: Record<string, string> = { KBOOT_TASK_QUEUE: uniqueTaskQueue('e2e') };
+const sandbox = useSandboxRollout(FLEET, 4);
 
-async function sh(host: string, script: string): Promise<string> {
-  const result = await hostExec(FLEET, host, ['bash', '-c', script], { timeoutMs: 30_000 });
-  if (result.exitCode !== 0) throw new Error(`${host}: ${script}: exit ${result.exitCode}: ${result.stderr}`);
-  return result.stdout;
-}
-
-async function counters(): Promise<Record<string, Record<string, Record<string, number>>>> {
-  const all: Record<string, Record<string, Record<string, number>>> = {};
-  for (const host of HOSTS) all[host] = (await readEvents(FLEET, host)).counts;
-  return all;
-}
-
-beforeAll(async () => {
-  fleet = await freshFleet(FLEET, 4);
-  worker = startWorker(env);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
-});
+const sh = (host: string, script: string): Promise<string> => onHost(FLEET, host, script);
+const counters = (): Promise<Counters> => readCounters(FLEET, HOSTS);
 
 describe('rollout on the sandbox fleet', () => {
   let firstCounters: Awaited<ReturnType<typeof counters>>;
 
   test('kboot apply completes', async () => {
-    const result = await runKboot(['apply', fleet.specFile], env);
-    if (result.code !== 0) throw new Error(`kboot apply exited ${result.code}\n${result.stdout}\n${result.stderr}\nworker:\n${worker.output().slice(-5000)}`);
+    const result = await runKboot(['apply', sandbox.fleet.specFile], sandbox.env);
+    if (result.code !== 0) throw new Error(`kboot apply exited ${result.code}\n${result.stdout}\n${result.stderr}\nworker:\n${sandbox.worker.output().slice(-5000)}`);
     expect(result.stdout).toContain('rollout e2e succeeded');
     expect(result.stdout).toContain('/namespaces/default/workflows/kboot-e2e');
     firstCounters = await counters();
   });
 
   test('etcd has three healthy members, one cluster id', async () => {
-    const endpoints = ['master', 'node1', 'node2'].map((host) => `http://${fleet.hosts.find((entry) => entry.name === host)?.address}:2379`).join(',');
+    const endpoints = ['master', 'node1', 'node2'].map((host) => `http://${sandbox.fleet.hosts.find((entry) => entry.name === host)?.address}:2379`).join(',');
     const members = JSON.parse(await sh('master', `ETCDCTL_API=3 etcdctl --endpoints=${endpoints} member list -w json`));
     expect(members.members.map((member: { name: string }) => member.name).sort()).toEqual(['master', 'node1', 'node2']);
     const statuses = JSON.parse(await sh('master', `ETCDCTL_API=3 etcdctl --endpoints=${endpoints} endpoint status -w json`));
@@ -102,7 +80,7 @@ describe('rollout on the sandbox fleet', () => {
   });
 
   test('second apply skips every step', async () => {
-    const result = await runKboot(['apply', fleet.specFile], env);
+    const result = await runKboot(['apply', sandbox.fleet.specFile], sandbox.env);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/rollout e2e succeeded: 0 steps applied, 25 already done \(skipped\), 0 repaired after drift, 0 failed/);
     expect(await counters()).toEqual(firstCounters);
