@@ -127,26 +127,34 @@ export function renderProgress(cluster: string, state: RolloutState, now: number
   return [...header, ...phases, ...hosts, ...gates, ...footer].map((line) => truncate(line, size.columns));
 }
 
-/** Renders one line per change between two snapshots, for logs and non-terminal output. */
+/**
+ * Renders one line per change between two snapshots, for logs and non-terminal output. Changes
+ * are ordered by when they happened, since one poll can gather several.
+ */
 export function renderChanges(previous: RolloutState | undefined, state: RolloutState): string[] {
-  const lines: string[] = [];
+  const changes: Array<{ at: number; line: string }> = [];
+  for (const [gate, gateState] of Object.entries(state.gates)) {
+    if (!gateState || gateState.status === previous?.gates[gate as keyof RolloutState['gates']]?.status) continue;
+    const at = (gateState.status === 'running' ? gateState.startedAt : gateState.finishedAt) ?? 0;
+    if (gateState.status === 'open') changes.push({ at, line: `gate ${gate}: open` });
+    else if (gateState.status === 'failed') changes.push({ at, line: `gate ${gate} failed: ${(gateState.error ?? '').split('\n')[0]}` });
+    else if (gateState.status === 'running') changes.push({ at, line: `gate ${gate}: checking on ${gateState.runsOn}` });
+  }
   for (const [name, host] of Object.entries(state.hosts)) {
     for (const [step, stepState] of Object.entries(host.steps) as Array<[StepId, NonNullable<RolloutState['hosts'][string]['steps'][StepId]>]>) {
       const before = previous?.hosts[name]?.steps[step]?.status;
       if (!stepState || stepState.status === before || stepState.status === 'pending') continue;
       const took = stepState.startedAt && stepState.finishedAt ? ` in ${formatDuration(stepState.finishedAt - stepState.startedAt)}` : '';
-      if (stepState.status === 'running') lines.push(`${name}: ${step} started`);
-      else if (stepState.status === 'done') lines.push(`${name}: ${step} ${stepState.outcome === 'skipped' ? 'already done, skipped' : stepState.outcome ?? 'done'}${took}`);
-      else if (stepState.status === 'failed') lines.push(`${name}: ${step} failed: ${(stepState.error ?? '').split('\n')[0]}`);
-      else if (stepState.status === 'skipped') lines.push(`${name}: ${step} skipped by the operator`);
+      const at = (stepState.status === 'running' ? stepState.startedAt : stepState.finishedAt) ?? 0;
+      if (stepState.status === 'running') changes.push({ at, line: `${name}: ${step} started` });
+      else if (stepState.status === 'done') changes.push({ at, line: `${name}: ${step} ${stepState.outcome === 'skipped' ? 'already done, skipped' : stepState.outcome ?? 'done'}${took}` });
+      else if (stepState.status === 'failed') changes.push({ at, line: `${name}: ${step} failed: ${(stepState.error ?? '').split('\n')[0]}` });
+      else if (stepState.status === 'skipped') changes.push({ at, line: `${name}: ${step} skipped by the operator` });
     }
   }
-  for (const [gate, gateState] of Object.entries(state.gates)) {
-    if (!gateState || gateState.status === previous?.gates[gate as keyof RolloutState['gates']]?.status) continue;
-    if (gateState.status === 'open') lines.push(`gate ${gate}: open`);
-    else if (gateState.status === 'failed') lines.push(`gate ${gate} failed: ${(gateState.error ?? '').split('\n')[0]}`);
-    else if (gateState.status === 'running') lines.push(`gate ${gate}: checking on ${gateState.runsOn}`);
-  }
+  // Array.prototype.sort is stable, so changes at the same time keep the order above: a gate
+  // opens before the steps that waited for it start.
+  const lines = changes.sort((a, b) => a.at - b.at).map((change) => change.line);
   if (previous && previous.phase !== state.phase) lines.push(`rollout: ${state.phase}`);
   return lines;
 }

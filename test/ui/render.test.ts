@@ -139,7 +139,7 @@ describe('rolloutProgress', () => {
 });
 
 describe('renderChanges', () => {
-  test('one line per change', () => {
+  test('one line per change, in time order', () => {
     const before = midRollout();
     const after = midRollout();
     after.hosts.master1.steps.master = { status: 'done', outcome: 'applied', startedAt: T0 + 23_000, finishedAt: T0 + 31_000 };
@@ -147,9 +147,9 @@ describe('renderChanges', () => {
     after.hosts.node1.steps.flanneld = { status: 'running', startedAt: T0 + 25_000 };
     after.phase = 'waiting-for-operator';
     expect(renderChanges(before, after)).toEqual([
-      'master1: master applied in 8s',
-      'node1: flanneld started',
       'gate flannel-network: open',
+      'node1: flanneld started',
+      'master1: master applied in 8s',
       'rollout: waiting-for-operator',
     ]);
   });
