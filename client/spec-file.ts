@@ -44,10 +44,46 @@ function lineOf(document: Document, counter: LineCounter, path: readonly PathSeg
   return undefined;
 }
 
-function issueMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}`;
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `missing (expected ${issue.expected})`;
-  return issue.message;
+/** Formats a value from the spec for a message, cut short when long. */
+function describeValue(value: unknown): string {
+  const text = typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? 'a list' : value !== null && typeof value === 'object' ? 'a mapping' : String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Tells whether zod wrote `message` itself, rather than the schema giving its own. */
+function isZodDefault(message: string): boolean {
+  return /^(Too (big|small)|Invalid (input|option))\b/.test(message);
+}
+
+/** Returns the one-line message for a schema issue; `value` is what the spec has at the issue's path. */
+function issueMessage(issue: z.core.$ZodIssue, value: unknown): string {
+  const got = value === undefined ? '' : `, got ${describeValue(value)}`;
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}`;
+    case 'invalid_type':
+      return value === undefined ? `missing (expected ${issue.expected})` : `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}${got}`;
+    case 'too_big':
+      if (!isZodDefault(issue.message)) return issue.message;
+      return issue.origin === 'number' ? `must be at most ${issue.maximum}${got}` : `must have at most ${issue.maximum} ${issue.origin === 'string' ? 'characters' : 'entries'}`;
+    case 'too_small':
+      if (!isZodDefault(issue.message)) return issue.message;
+      return issue.origin === 'number' ? `must be at least ${issue.minimum}${got}` : `must have at least ${issue.minimum} ${issue.origin === 'string' ? 'characters' : 'entries'}`;
+    case 'invalid_value':
+      return isZodDefault(issue.message) ? `must be one of ${issue.values.map(String).join(', ')}${got}` : issue.message;
+    default:
+      return isZodDefault(issue.message) ? `invalid value${got}` : issue.message;
+  }
+}
+
+/** Returns the value at `path` in parsed YAML data, or undefined when there is none. */
+function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
+  let node = data;
+  for (const segment of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[segment];
+  }
+  return node;
 }
 
 /** Resolves the spec's local file paths against the spec's folder, so the worker gets absolute paths. */
@@ -76,14 +112,18 @@ function parseLocated(text: string, file: string): { loaded: LoadedSpec; fail: F
     throw new SpecError(file, '', `invalid YAML: ${error.message.split('\n')[0]}`, counter.linePos(error.pos[0]).line);
   }
   if (!isMap(document.contents) && !isSeq(document.contents) && document.contents === null) throw new SpecError(file, '', 'the file is empty');
-  const parsed = clusterSpecSchema.safeParse(document.toJS());
+  const data: unknown = document.toJS();
+  const parsed = clusterSpecSchema.safeParse(data);
   const fail = (path: PathSegment[], message: string): never => {
     throw new SpecError(file, formatPath(path), message, lineOf(document, counter, path));
   };
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue.path.filter((segment): segment is PathSegment => typeof segment !== 'symbol');
-    fail(path, issueMessage(issue));
+    const message = issueMessage(issue, valueAt(data, path));
+    // An unknown key is reported at its own line, under the mapping that has it.
+    if (issue.code === 'unrecognized_keys') throw new SpecError(file, formatPath(path), message, lineOf(document, counter, [...path, issue.keys[0]]));
+    fail(path, message);
   }
   const spec = parsed.data as ClusterSpec;
   const warnings = checkMeaning(spec, fail);
