@@ -4,7 +4,7 @@
  *   0  success
  *   1  the rollout failed or was aborted, or a command failed
  *   2  invalid input: the spec or the command line
- *   3  Temporal cannot be reached
+ *   3  Temporal, or a kboot worker to answer, cannot be reached
  *   4  the rollout waits for the operator (retry, skip or abort)
  *   5  `kboot check` found steps a rollout would change (drift, changed inputs, never applied)
  */
@@ -105,6 +105,32 @@ const FOLLOW_PATIENCE_MS = 5 * 60_000;
  * Errors that a restarted server or a replaced worker clears: the server unreachable, or a query
  * that no worker answered yet.
  */
+/** How long a one-shot `kboot status` waits for a worker to answer its query. */
+const STATUS_DEADLINE_MS = 10_000;
+
+/** How long an operator request waits for a worker to take it. */
+const REQUEST_DEADLINE_MS = 30_000;
+
+/** gRPC status of a Temporal client error, from the error or its cause. */
+function grpcCode(error: unknown): number | undefined {
+  return (error as { code?: number }).code ?? (error as { cause?: { code?: number } }).cause?.code;
+}
+
+/**
+ * True when Temporal answered but no worker did: a query or update needs a worker polling the
+ * task queue (gRPC FAILED_PRECONDITION 9 or DEADLINE_EXCEEDED 4 from a query, or a cancelled
+ * request past its deadline).
+ */
+function noWorkerAnswered(error: unknown): boolean {
+  const code = grpcCode(error);
+  return code === 9 || code === 4 || code === 1;
+}
+
+function noWorkerMessage(): string {
+  const settings = temporalSettings();
+  return `no kboot worker answered on task queue ${settings.taskQueue} at ${settings.address}; the rollout's state is safe in Temporal, start a worker with kboot worker`;
+}
+
 function isTransient(error: unknown): boolean {
   const code = (error as { code?: number; cause?: { code?: number } }).code ?? (error as { cause?: { code?: number } }).cause?.code;
   // gRPC UNAVAILABLE (14), DEADLINE_EXCEEDED (4), and FAILED_PRECONDITION (9) which a query returns
@@ -129,7 +155,7 @@ async function follow(client: Client, cluster: string, view: ProgressView): Prom
       if (Date.now() - unreachableSince > FOLLOW_PATIENCE_MS) {
         throw new ExitError(`lost contact with the rollout for ${FOLLOW_PATIENCE_MS / 1000}s: ${(error as Error).message}; it goes on in Temporal, check later with kboot status ${cluster}`, EXIT.unreachable);
       }
-      view.notice(`waiting for Temporal: ${(error as Error).message.split('\n')[0]}`);
+      view.notice(noWorkerAnswered(error) ? `waiting for a worker: ${noWorkerMessage()}` : `waiting for Temporal: ${(error as Error).message.split('\n')[0]}`);
       await sleep(2000);
       continue;
     }
@@ -234,12 +260,12 @@ async function check(file: string): Promise<number> {
     for (const { step, condition, failedProbes } of result.steps) {
       if (condition === 'in-place') continue;
       pending++;
-      const probes = failedProbes.length > 0 ? ` (failing: ${failedProbes.join('; ')})` : '';
+      const probes = failedProbes.length > 0 ? ` (check not met: ${failedProbes.join('; ')})` : '';
       process.stdout.write(`${result.host}: ${step}: ${CONDITION_TEXT[condition]}${probes}\n`);
     }
   }
   const total = results.reduce((sum, result) => sum + result.steps.length, 0);
-  process.stdout.write(`${spec.name}: ${total - pending} of ${total} steps in place, ${pending} would change${unreadable ? `, ${unreadable} hosts unreadable` : ''}\n`);
+  process.stdout.write(`${spec.name}: ${total - pending} of ${total} steps in place, ${pending} would change${unreadable ? `, ${unreadable} host(s) unreadable` : ''}\n`);
   if (unreadable > 0) return EXIT.failed;
   return pending > 0 ? EXIT.changes : EXIT.ok;
 }
@@ -250,9 +276,11 @@ async function status(cluster: string, options: { watch: boolean; json: boolean 
   let snapshot: RolloutSnapshot;
   const view = options.watch ? createProgressView(viewMode({ json: options.json, stream: process.stdout })) : undefined;
   try {
-    snapshot = view ? await follow(client, cluster, view) : await readRollout(client, cluster);
+    // A query waits for a worker to answer it; a one-shot status gives up after a short while.
+    snapshot = view ? await follow(client, cluster, view) : await client.withDeadline(Date.now() + STATUS_DEADLINE_MS, () => readRollout(client, cluster));
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw new ExitError(`no rollout of cluster ${cluster} found (workflow ${rolloutWorkflowId(cluster)}); start one with kboot apply FILE`, EXIT.failed);
+    if (noWorkerAnswered(error)) throw new ExitError(noWorkerMessage(), EXIT.unreachable);
     throw error;
   } finally {
     view?.close();
@@ -271,12 +299,14 @@ async function status(cluster: string, options: { watch: boolean; json: boolean 
 async function operatorRequest(cluster: string, request: (client: Client) => Promise<OperatorAnswer>): Promise<number> {
   const client = await connect();
   try {
-    const answer = await request(client);
+    // An update waits for a worker to run it; without a deadline it would wait for ever.
+    const answer = await client.withDeadline(Date.now() + REQUEST_DEADLINE_MS, () => request(client));
     process.stdout.write(`${answer.message}\n`);
     return answer.accepted ? EXIT.ok : EXIT.failed;
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw new ExitError(`no running rollout of cluster ${cluster}`, EXIT.failed);
     if (error instanceof WorkflowUpdateFailedError) throw new ExitError(`request rejected: ${error.cause?.message ?? error.message}`, EXIT.failed);
+    if (noWorkerAnswered(error)) throw new ExitError(`request not taken within ${REQUEST_DEADLINE_MS / 1000}s: ${noWorkerMessage()}`, EXIT.unreachable);
     throw error;
   }
 }
@@ -440,7 +470,18 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .action(async () =>
       run(async () => {
         const { runWorker } = await import('../worker/worker.js');
-        await runWorker();
+        try {
+          await runWorker();
+        } catch (error) {
+          const settings = temporalSettings();
+          if ((error as Error).name === 'TransportError') {
+            throw new ExitError(`cannot reach Temporal at ${settings.address}: ${(error as Error).message.split('\n')[0]}; start the dev server or set TEMPORAL_ADDRESS`, EXIT.unreachable);
+          }
+          if ((error as Error).name === 'NamespaceNotFoundError') {
+            throw new ExitError(`namespace ${settings.namespace} not found at ${settings.address}; set TEMPORAL_NAMESPACE or create it`, EXIT.unreachable);
+          }
+          throw error;
+        }
         return EXIT.ok;
       })(),
     );
@@ -460,6 +501,11 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof ExitError) {
       process.stderr.write(`error: ${error.message}\n`);
       return error.code;
+    }
+    if ((error as Error).name === 'NamespaceNotFoundError') {
+      const settings = temporalSettings();
+      process.stderr.write(`error: namespace ${settings.namespace} not found at ${settings.address}; set TEMPORAL_NAMESPACE or create it\n`);
+      return EXIT.unreachable;
     }
     if (error instanceof ServiceError) {
       // Temporal answered with an error: its message and cause say what, a stack trace does not.

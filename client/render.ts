@@ -90,7 +90,7 @@ function truncate(line: string, columns: number | undefined): string {
 export function renderProgress(cluster: string, state: RolloutState, now: number, size: ViewSize = {}, notice?: string): string[] {
   const progress = rolloutProgress(state);
   const header = [`rollout ${cluster}: ${state.phase}, ${formatDuration((state.finishedAt ?? now) - state.startedAt)}`];
-  if (state.paused && state.phase !== 'paused') header[0] += ' (paused: running steps finish, nothing new starts)';
+  if (state.paused && state.phase === 'running') header[0] += ' (paused: running steps finish, nothing new starts)';
   if (state.abortReason) header.push(`  ${state.abortReason}`);
 
   const phaseWidth = Math.max(5, ...progress.phases.map((entry) => entry.phase.length));
@@ -161,7 +161,8 @@ export function renderChanges(previous: RolloutState | undefined, state: Rollout
 
 export function renderSummary(cluster: string, result: RolloutResult): string[] {
   const { applied, skipped, repaired, failed } = result.counts;
-  const lines = [`rollout ${cluster} ${result.phase}: ${applied} steps applied, ${skipped} already done (skipped), ${repaired} repaired after drift, ${failed} failed`];
+  const steps = (count: number): string => `${count} ${count === 1 ? 'step' : 'steps'}`;
+  const lines = [`rollout ${cluster} ${result.phase}: ${steps(applied)} applied, ${skipped} already done (skipped), ${repaired} repaired after drift, ${failed} failed`];
   for (const [name, host] of Object.entries(result.hosts)) {
     if (host.status === 'failed' && host.failure) lines.push(`  ${name}: failed at ${host.failure.step}: ${host.failure.error.split('\n')[0]}`);
     if (host.status === 'skipped') lines.push(`  ${name}: skipped by the operator`);

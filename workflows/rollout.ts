@@ -336,6 +336,7 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
     const ended = rejectIfEnded();
     if (ended) return ended;
     state.phase = 'aborted';
+    state.paused = false;
     state.abortReason = reason || 'aborted by the operator';
     return answer(true, `rollout ${spec.name} aborts once its running steps finish`);
   });

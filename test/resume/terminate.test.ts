@@ -29,7 +29,7 @@ test('apply after terminate skips completed steps', async () => {
 
   const result = await runKboot(['apply', sandbox.fleet.specFile], sandbox.env);
   if (result.code !== 0) throw new Error(`apply exited ${result.code}\n${result.stdout}\n${result.stderr}`);
-  const summary = /(\d+) steps applied, (\d+) already done \(skipped\), (\d+) repaired after drift, 0 failed/.exec(result.stdout);
+  const summary = /(\d+) steps? applied, (\d+) already done \(skipped\), (\d+) repaired after drift, 0 failed/.exec(result.stdout);
   expect(summary).not.toBeNull();
   const [, applied, skipped, repaired] = (summary as RegExpExecArray).map(Number);
   expect(repaired).toBe(0);

@@ -61,7 +61,7 @@ describe('worker killed mid-rollout', () => {
 
     const result = await runKboot(['apply', specFile], sandbox.env);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('1 steps applied, 24 already done (skipped)');
+    expect(result.stdout).toContain('1 step applied, 24 already done (skipped)');
     expect(result.stdout).toMatch(/master: master applied/);
 
     const after = await readCounters(FLEET, HOSTS);
