@@ -28,15 +28,15 @@ export const HOSTILE_PAYLOADS = [
 ] as const;
 
 /**
- * Fields that accept some hostile payloads, and why that is safe: local paths stay on the worker;
- * the yum repository's name and URL are written into the .repo file through a quoted
- * here-document and read by yum, never by a shell.
+ * Fields that accept some hostile payloads. This is safe because local paths stay on the worker,
+ * and the yum repository's name and URL reach the .repo file through a quoted here-document, to
+ * be read by yum, never by a shell.
  */
 const ACCEPTING_FIELDS = new Set(['ssh.privateKeyFile', 'ssh.knownHostsFile', 'ssh.jump.privateKeyFile', 'packages.repository.name', 'packages.repository.baseurl']);
 
 type Data = Record<string, unknown>;
 
-/** The example spec with every optional string field set, so that each one is tried. */
+/** Returns the example spec with every optional string field set, so that each one is tried. */
 function fullSpec(): Data {
   const spec = parse(readFileSync(resolve(__dirname, '../../examples/cluster.yaml'), 'utf8')) as Data;
   const ssh = spec.ssh as Data;
@@ -52,7 +52,7 @@ function fullSpec(): Data {
   return spec;
 }
 
-/** Paths of every string in `value`, as the spec errors write them (`hosts[0].name`). */
+/** Lists the path of every string in `value`, as the spec errors write them (`hosts[0].name`). */
 function stringPaths(value: unknown, path = ''): string[] {
   if (typeof value === 'string') return [path];
   if (Array.isArray(value)) return value.flatMap((item, index) => stringPaths(item, `${path}[${index}]`));

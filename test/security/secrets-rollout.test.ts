@@ -1,10 +1,10 @@
 /**
  * A whole rollout on a sandbox fleet whose hosts accept only a passphrase-protected key and whose
  * sudo wants a password, with hostile but schema-valid values in the fields that accept them.
- * Afterwards every workflow history of the rollout (the rollout's runs and every host run) is read
- * through the Temporal client and searched for the passphrase, the sudo password and the key's
- * bytes; the worker's log and the CLI's output are searched too, and each host for the files that
- * the hostile values would create if a shell ever ran them.
+ * Afterwards every workflow history of the rollout and its host runs is read through the Temporal
+ * client and searched for the passphrase, the sudo password and the key's bytes. The worker's log
+ * and the CLI's output are searched too, and each host for the files that the hostile values would
+ * create if a shell ever ran them.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,14 +81,14 @@ function secretForms(secret: string): string[] {
   return [secret, JSON.stringify(secret).slice(1, -1), Buffer.from(secret).toString('base64')];
 }
 
-/** The key file whole, each line of its body, and its decoded bytes as base64. */
+/** Returns the key file whole, each line of its body, and its decoded bytes as base64. */
 function keyForms(): string[] {
   const text = readFileSync(keyFile, 'utf8');
   const body = text.split('\n').filter((line) => line !== '' && !line.startsWith('-----'));
   return [text.trim(), ...body, Buffer.from(body.join(''), 'base64').toString('base64')];
 }
 
-/** Every string in a history, with byte fields (payloads) decoded as UTF-8 and as base64. */
+/** Collects every string in a history, with byte fields (payloads) decoded as UTF-8 and as base64. */
 function historyText(value: unknown, out: string[] = []): string[] {
   if (typeof value === 'string') out.push(value);
   else if (value instanceof Uint8Array) out.push(Buffer.from(value).toString('utf8'), Buffer.from(value).toString('base64'));
@@ -180,7 +180,7 @@ describe('output shown to users', () => {
     delete process.env[SUDO_PASSWORD_ENV];
   });
 
-  /** A script that prints both secrets, as a careless command on a host might. */
+  /** Returns a script that prints both secrets, as a careless command on a host might. */
   function leakingScript(exitCode: number): string {
     return `cat <<'EOF'\npassphrase ${PASSPHRASE}\nEOF\ncat >&2 <<'EOF'\npassword ${SUDO_PASSWORD}\nEOF\nexit ${exitCode}\n`;
   }
