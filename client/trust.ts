@@ -6,6 +6,7 @@
  * per key type that stops before authentication, so no credential is sent to a host being trusted.
  */
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 
 // ssh2 is CommonJS: Node's ES module loader exposes only its default export.
@@ -16,7 +17,7 @@ import { jumpTarget, sshEndpoint } from '../activities/endpoint.js';
 import { openClient } from '../activities/ssh/connect.js';
 import { describeTarget, type ConnectionTarget } from '../activities/ssh/endpoint.js';
 import { findKnownHostKeys, fingerprintOf, knownHostsNameFor } from '../activities/ssh/hostKeys.js';
-import { loadSpec, type LoadedSpec } from './spec-file.js';
+import { loadSpec, SpecError, type LoadedSpec } from './spec-file.js';
 
 /** Host key algorithms asked for one at a time, so that every key type a host has is seen. */
 const SCAN_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512'] as const;
@@ -136,7 +137,10 @@ class KnownHostsEdit {
   private readonly dropped = new Set<number>();
   private readonly added: string[] = [];
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    private readonly specFile: string,
+  ) {
     this.original = existsSync(file) ? readFileSync(file, 'utf8') : '';
   }
 
@@ -164,12 +168,20 @@ class KnownHostsEdit {
     return (this.original.split('\n')[line - 1] ?? '').trim().split(/\s+/)[0] ?? '';
   }
 
-  /** Writes the file atomically, keeping its mode, or 0644 for a new file. */
+  /**
+   * Writes the file atomically, keeping its mode, or 0644 for a new file. Throws SpecError naming
+   * ssh.knownHostsFile when the file cannot be written.
+   */
   save(): void {
     const mode = existsSync(this.file) ? statSync(this.file).mode & 0o777 : 0o644;
     const temporary = `${this.file}.kboot-trust.tmp`;
-    writeFileSync(temporary, this.text(), { mode });
-    renameSync(temporary, this.file);
+    try {
+      writeFileSync(temporary, this.text(), { mode });
+      renameSync(temporary, this.file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new SpecError(this.specFile, 'ssh.knownHostsFile', `cannot write ${this.file} (${code}); create its folder or make it writable`);
+    }
   }
 }
 
@@ -273,7 +285,11 @@ export async function trustHosts(loaded: LoadedSpec, options: TrustOptions): Pro
   const unknown = options.replace.filter((host) => !known.has(host));
   if (unknown.length > 0) throw new TrustUsageError(`--replace names ${unknown.join(', ')}, which ${file} does not list; use a host name from the spec`);
 
-  const edit = new KnownHostsEdit(spec.ssh.knownHostsFile);
+  // Checked before any host is contacted, so that no line claims a key was recorded.
+  if (!existsSync(dirname(spec.ssh.knownHostsFile))) {
+    throw new SpecError(file, 'ssh.knownHostsFile', `cannot write ${spec.ssh.knownHostsFile}: its folder does not exist; create it first`);
+  }
+  const edit = new KnownHostsEdit(spec.ssh.knownHostsFile, file);
   const reports: HostTrustReport[] = [];
   const report = (entry: HostTrustReport): HostTrustReport => {
     reports.push(entry);
