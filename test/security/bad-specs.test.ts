@@ -5,7 +5,7 @@
  * no rollout may exist in Temporal for any of them afterwards.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 
 import { runKboot, uniqueTaskQueue, REPO_ROOT } from '../helpers/kboot';
 import { clusterExecutions, withTemporal } from './temporal';
@@ -70,14 +70,14 @@ describe('bad spec corpus', () => {
     expect(result.code).toBe(0);
   });
 
-  test.each(corpus.map((entry) => [entry.file, entry]))('validate %s', (_file, entry) => {
+  test.each(corpus.map((entry) => [basename(entry.file), entry]))('validate %s', (_file, entry) => {
     const result = validated.get(entry.file) as Outcome;
     expect(result.stderr.trimEnd()).toBe(`error: ${entry.expected}`);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
   });
 
-  test.each(corpus.map((entry) => [entry.file, entry]))('apply %s', (_file, entry) => {
+  test.each(corpus.map((entry) => [basename(entry.file), entry]))('apply %s', (_file, entry) => {
     const result = applied.get(entry.file) as Outcome;
     expect(result.stderr.trimEnd()).toBe(`error: ${entry.expected}`);
     expect(result.code).toBe(2);
@@ -99,7 +99,7 @@ describe('bad spec corpus', () => {
   });
 
   test('valid control spec starts a rollout', async () => {
-    // The same query finds a rollout that apply did start, so an empty answer above means none.
+    // The same query finds a rollout that apply did start, so an empty result above means none.
     const result = await runKboot(['apply', '--no-wait', VALID_SPEC], env, 60_000);
     expect(result.code).toBe(0);
 
