@@ -14,7 +14,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 
 import { sshEndpoint } from '../../activities/endpoint';
 import { REDACTED, runRemote } from '../../activities/remote';
-import { SshPool } from '../../activities/ssh/index';
+import { SshPool, type RemoteResult } from '../../activities/ssh/index';
 import { quote } from '../../plan/shell';
 import type { ClusterSpec } from '../../plan/spec';
 import { down, up, type UpResult } from '../../sandbox/fleet/index';
@@ -201,7 +201,7 @@ describe('output shown to users', () => {
   test('success output redacts secrets', async () => {
     const endpoint = sshEndpoint(spec, 'node2', addressOf(fleet, 'node2'));
 
-    const result = await new MockActivityEnvironment().run(() => runRemote(pool, endpoint, leakingScript(0), { action: 'leak on node2', timeoutMs: 30_000 }));
+    const result = (await new MockActivityEnvironment().run(() => runRemote(pool, endpoint, leakingScript(0), { action: 'leak on node2', timeoutMs: 30_000 }))) as RemoteResult;
 
     expect(result.stdout).toBe(`passphrase ${REDACTED}\n`);
     expect(result.stderr).toBe(`password ${REDACTED}\n`);
