@@ -90,6 +90,16 @@ function checkSsh(spec: ClusterSpec, fail: FailAt): void {
   });
 }
 
+/** Rejects secrets written into the spec itself, which Temporal stores and hosts receive. */
+function checkNoSecretsInSpec(spec: ClusterSpec, fail: FailAt): void {
+  if (/^[a-z]+:\/\/[^/]*@/i.test(spec.packages.repository.baseurl)) {
+    fail(
+      ['packages', 'repository', 'baseurl'],
+      'contains credentials before "@", which would be stored in Temporal and in every host\'s .repo file; use a mirror the hosts reach without a password in the URL',
+    );
+  }
+}
+
 /** A port a daemon of kboot's listens on, and the spec path that sets it (if the spec can). */
 interface PortClaim {
   port: number;
@@ -184,6 +194,7 @@ function checkDocker(spec: ClusterSpec, fail: FailAt): void {
 export function checkMeaning(spec: ClusterSpec, fail: FailAt): SpecWarning[] {
   checkHosts(spec, fail);
   checkSsh(spec, fail);
+  checkNoSecretsInSpec(spec, fail);
   checkPorts(spec, fail);
   checkNetworks(spec, fail);
   checkDocker(spec, fail);
