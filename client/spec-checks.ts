@@ -171,10 +171,11 @@ function checkNetworks(spec: ClusterSpec, fail: FailAt): void {
 
 function checkDocker(spec: ClusterSpec, fail: FailAt): void {
   const { storageDriver, storageOptions, dataRoot } = spec.docker;
-  // The lab flag is part of the docker section once that section offers it.
-  const loopLvmAllowed = (spec.docker as { allowLoopLvm?: boolean }).allowLoopLvm === true;
-  if (storageDriver === 'devicemapper' && !loopLvmAllowed && !storageOptions.some((option) => option.startsWith('dm.thinpooldev='))) {
-    fail(['docker', 'storageOptions'], 'devicemapper without dm.thinpooldev runs loop-lvm, which docker documents as unfit for production; set dm.thinpooldev to an LVM thin pool');
+  if (runsLoopLvm(spec) && !spec.docker.allowLoopLvm) {
+    fail(
+      ['docker', 'storageOptions'],
+      'devicemapper without dm.thinpooldev runs loop-lvm, which docker documents as unfit for production; set dm.thinpooldev to an LVM thin pool, or docker.allowLoopLvm: true for a throw-away lab',
+    );
   }
   storageOptions.forEach((option, index) => {
     if (option.startsWith('dm.') && storageDriver !== 'devicemapper') {
@@ -190,6 +191,26 @@ function checkDocker(spec: ClusterSpec, fail: FailAt): void {
   }
 }
 
+function runsLoopLvm(spec: ClusterSpec): boolean {
+  return spec.docker.storageDriver === 'devicemapper' && !spec.docker.storageOptions.some((option) => option.startsWith('dm.thinpooldev='));
+}
+
+function dockerWarnings(spec: ClusterSpec): SpecWarning[] {
+  if (!runsLoopLvm(spec)) return [];
+  return [{ specPath: 'docker.allowLoopLvm', message: 'docker runs devicemapper loop-lvm: slow and limited to 100 GB, fit only for a throw-away lab' }];
+}
+
+function checkKubernetes(spec: ClusterSpec, fail: FailAt): void {
+  const masters = hostsWithRole(spec, 'master').length;
+  // Every API server must verify the tokens that any controller manager signs.
+  if (spec.kubernetes.admissionControl.includes('ServiceAccount') && masters > 1 && spec.kubernetes.serviceAccountKeyFile === undefined) {
+    fail(
+      ['kubernetes', 'serviceAccountKeyFile'],
+      `missing: ServiceAccount admission with ${masters} masters needs one signing key shared by all of them; put the same private key on every master and set its path here`,
+    );
+  }
+}
+
 /** Runs every check; throws through `fail` at the first error and returns the warnings. */
 export function checkMeaning(spec: ClusterSpec, fail: FailAt): SpecWarning[] {
   checkHosts(spec, fail);
@@ -198,5 +219,6 @@ export function checkMeaning(spec: ClusterSpec, fail: FailAt): SpecWarning[] {
   checkPorts(spec, fail);
   checkNetworks(spec, fail);
   checkDocker(spec, fail);
-  return etcdWarnings(spec);
+  checkKubernetes(spec, fail);
+  return [...etcdWarnings(spec), ...dockerWarnings(spec)];
 }

@@ -159,6 +159,17 @@ export const dockerSchema = z.strictObject({
   storageDriver: z.enum(['overlay2', 'overlay', 'devicemapper', 'btrfs', 'vfs']).default('overlay2'),
   /** `--storage-opt` values, such as dm.thinpooldev=/dev/mapper/docker-thinpool. */
   storageOptions: z.array(z.string().regex(/^[a-z][a-z0-9_.]*=[A-Za-z0-9._\/:-]+$/, 'must be key=value such as dm.thinpooldev=/dev/mapper/docker-thinpool')).default([]),
+  /**
+   * Accept devicemapper without dm.thinpooldev (loop-lvm), which docker documents as unfit for
+   * production: only for a throw-away lab.
+   */
+  allowLoopLvm: z.boolean().default(false),
+  /**
+   * Let kboot wipe the data root of a docker that already runs with other storage (another driver,
+   * loop-lvm, another thin pool or data root). Its images and containers are lost. Off: such a host
+   * fails the docker step and nothing on it changes.
+   */
+  allowDataRootWipe: z.boolean().default(false),
 });
 
 export const kubernetesSchema = z.strictObject({

@@ -8,7 +8,7 @@
 import { down, type UpResult } from '../../sandbox/fleet/index';
 import { runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
 import { onHost, readCounters } from '../helpers/rollout';
-import { describeRun, freshFleet, writeSpec } from './fleet';
+import { describeRun, endRollout, freshFleet, writeSpec } from './fleet';
 
 const FLEET = 'fc6';
 const KEY = '/etc/kubernetes/serviceaccount.key';
@@ -37,6 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await endRollout(FLEET);
   await worker?.stop();
   if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
 });

@@ -8,16 +8,36 @@ import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { z } from 'zod';
 import type { clusterSpecSchema } from '../../plan/spec';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { down, hostExec, up, type UpResult } from '../../sandbox/fleet/index';
 import { REPO_ROOT, type CliResult } from '../helpers/kboot';
+import { connectClient } from '../helpers/rollout';
 
 /** A cluster spec as written in YAML, before defaults. */
 export type SpecDocument = z.input<typeof clusterSpecSchema>;
 
-/** Brings up a fresh fleet named `name`, removing one left by an earlier run. */
+/**
+ * Brings up a fresh fleet named `name`, removing one left by an earlier run together with that
+ * run's rollout: a rollout still running under the cluster's workflow id would take the next
+ * `kboot apply`, and its worker is gone.
+ */
 export async function freshFleet(name: string, hosts: number): Promise<UpResult> {
+  await endRollout(name);
   await down(name).catch(() => undefined);
   return up({ name, hosts, repoRoot: REPO_ROOT });
+}
+
+/** Terminates the cluster's rollout if one is running. */
+export async function endRollout(cluster: string): Promise<void> {
+  const { client, close } = await connectClient();
+  try {
+    const handle = client.workflow.getHandle(`kboot-${cluster}`);
+    if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('a field-case test starts or ends');
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  } finally {
+    await close();
+  }
 }
 
 /** Writes `file` next to the fleet's cluster.yaml: that spec, changed by `edit`. Returns its path. */

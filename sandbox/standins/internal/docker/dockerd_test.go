@@ -53,3 +53,14 @@ func TestStorageOptionsValidated(t *testing.T) {
 		}
 	}
 }
+
+func TestDeclaredThinPool(t *testing.T) {
+	root := t.TempDir()
+	declared := filepath.Join(root, DeclaredDevices, "/dev/mapper/docker-thinpool")
+	os.MkdirAll(filepath.Dir(declared), 0o755)
+	os.WriteFile(declared, nil, 0o644)
+	cfg := &daemonConfig{root: root, dataRoot: "/var/lib/docker", driver: "devicemapper", storageOpts: []string{"dm.thinpooldev=/dev/mapper/docker-thinpool"}}
+	if err := cfg.setupStorage(); err != nil || cfg.loopLVM || cfg.thinPool != "/dev/mapper/docker-thinpool" {
+		t.Errorf("declared thin pool: err = %v, loop-lvm = %v, thin pool = %q", err, cfg.loopLVM, cfg.thinPool)
+	}
+}
