@@ -31,10 +31,17 @@ export interface GateActivityInput {
   spec: ClusterSpec;
   /** The host the check runs on. */
   host: string;
+  /**
+   * Hosts whose step for this gate failed or was skipped: the check reports them and does not wait
+   * for them. Set for the etcd quorum gate only.
+   */
+  unavailable?: string[];
 }
 
 export interface GateActivityResult {
   summary: string;
+  /** Set when the gate opened although a health check failed (a degraded etcd): what failed. */
+  degraded?: string;
 }
 
 export interface HostCheckInput {

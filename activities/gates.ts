@@ -14,6 +14,7 @@ import {
 } from '../plan/index.js';
 import type { GateActivityInput, GateActivityResult } from './contract.js';
 import { sshEndpoint } from './endpoint.js';
+import { checkEtcdQuorum, type HostRunner } from './etcd-quorum.js';
 import { runRemote } from './remote.js';
 import type { SshPool } from './ssh/index.js';
 
@@ -30,50 +31,38 @@ function etcdctl(spec: ClusterSpec, api: 'v2' | 'v3', ...args: string[]): string
   return `ETCDCTL_API=${api === 'v2' ? 2 : 3} ${command('etcdctl', `--endpoints=${etcdClientUrls(spec)}`, ...args)}`;
 }
 
-interface MemberList {
-  members?: Array<{ name?: string; peerURLs?: string[]; clientURLs?: string[] }>;
-}
-
-interface EndpointHealth {
-  endpoint: string;
-  health: boolean;
-  error?: string;
-}
-
-async function etcdQuorum(spec: ClusterSpec, run: Runner): Promise<string> {
-  const expected = hostsWithRole(spec, 'etcd');
-  const output = await run(`${etcdctl(spec, 'v3', '--write-out=json', 'member', 'list')}
-echo '---'
-${etcdctl(spec, 'v3', '--write-out=json', 'endpoint', 'health')} || true`);
-  const [membersJson, healthJson] = output.split('\n---\n');
-  const members = (JSON.parse(membersJson) as MemberList).members ?? [];
-  const started = new Set(members.filter((member) => member.name).map((member) => member.name));
-  const missing = expected.filter((member) => !started.has(member.name)).map((member) => member.name);
-  const health = JSON.parse(healthJson.trim() || '[]') as EndpointHealth[];
-  const unhealthy = expected.filter((member) => {
-    const entry = health.find((candidate) => candidate.endpoint.includes(`//${member.address}:`));
-    return !entry?.health;
-  });
-  if (missing.length > 0 || unhealthy.length > 0) {
-    const problems = [
-      missing.length > 0 ? `not started in the member list: ${missing.join(', ')}` : '',
-      unhealthy.length > 0 ? `unhealthy: ${unhealthy.map((member) => `${member.name} (${member.address}:${spec.etcd.clientPort})`).join(', ')}` : '',
-    ].filter(Boolean);
-    throw notYet(`etcd quorum not reached, ${expected.length - unhealthy.length}/${expected.length} members healthy; ${problems.join('; ')}`);
-  }
-  return `etcd quorum: ${expected.length}/${expected.length} members healthy (${expected.map((member) => member.name).join(', ')})`;
-}
-
 /** The network config flanneld reads from `<prefix>/config`. */
 export function flannelConfig(spec: ClusterSpec): { Network: string; SubnetLen: number; Backend: { Type: string } } {
   return { Network: spec.flannel.network, SubnetLen: spec.flannel.subnetLen, Backend: { Type: spec.flannel.backend } };
+}
+
+/**
+ * Fails for good when a member does not serve the etcd v2 API that flannel.etcdApi v2 needs:
+ * flanneld before 0.10 would then never find its network config and hang without a lease.
+ */
+async function requireV2Api(spec: ClusterSpec, run: Runner): Promise<void> {
+  const members = hostsWithRole(spec, 'etcd');
+  const checks = members
+    .map((member) => `echo ${quote(member.name)} $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 ${quote(`http://${member.address}:${spec.etcd.clientPort}/v2/keys/`)} || true)`)
+    .join('\n');
+  const answers = (await run(checks)).split('\n').filter(Boolean).map((line) => line.split(' '));
+  const disabled = answers.filter(([, code]) => code === '404').map(([name]) => name);
+  if (disabled.length > 0) {
+    throw ApplicationFailure.nonRetryable(
+      `etcd on ${disabled.join(', ')} does not serve the v2 API (HTTP 404 from /v2/keys on port ${spec.etcd.clientPort}), which flannel.etcdApi v2 needs: flanneld before 0.10 would never find its network config. kboot's etcd.conf sets ETCD_ENABLE_V2=true, so another setting overrides it (systemctl cat etcd); or run flannel 0.10 or later with flannel.etcdApi v3`,
+      'EtcdV2Disabled',
+    );
+  }
+  const silent = answers.filter(([, code]) => code !== '200').map(([name, code]) => `${name} (HTTP ${code || 'none'})`);
+  if (silent.length > 0) throw notYet(`etcd v2 API gave no response on ${silent.join(', ')}`);
 }
 
 async function flannelNetwork(spec: ClusterSpec, run: Runner): Promise<string> {
   const { etcdApi, etcdPrefix } = spec.flannel;
   const key = `${etcdPrefix}/config`;
   const desired = flannelConfig(spec);
-  const read = etcdApi === 'v3' ? etcdctl(spec, 'v3', 'get', '--print-value-only', key) : etcdctl(spec, 'v2', 'get', key);
+  const readWith = (api: 'v2' | 'v3'): string => (api === 'v3' ? etcdctl(spec, 'v3', 'get', '--print-value-only', key) : etcdctl(spec, 'v2', 'get', key));
+  const read = readWith(etcdApi);
   const write = etcdApi === 'v3' ? etcdctl(spec, 'v3', 'put', key, JSON.stringify(desired)) : etcdctl(spec, 'v2', 'set', key, JSON.stringify(desired));
   const sameAsDesired = (text: string): boolean => {
     try {
@@ -83,8 +72,14 @@ async function flannelNetwork(spec: ClusterSpec, run: Runner): Promise<string> {
     }
   };
 
+  if (etcdApi === 'v2') await requireV2Api(spec, run);
+  // The two keyspaces are separate: a key under the other API is invisible to this flanneld.
+  const otherApi = etcdApi === 'v3' ? 'v2' : 'v3';
+  const other = (await run(`${readWith(otherApi)} 2>/dev/null || true`)).trim();
+  const otherNote = other && !sameAsDesired(other) ? `; the ${otherApi} keyspace holds another ${key} (${other}), which flanneld with flannel.etcdApi ${etcdApi} ignores` : '';
+
   const current = (await run(`${read} 2>/dev/null || true`)).trim();
-  if (sameAsDesired(current)) return `flannel network ${key} already holds ${JSON.stringify(desired)}`;
+  if (sameAsDesired(current)) return `flannel network ${key} already holds ${JSON.stringify(desired)} (etcd ${etcdApi} API)${otherNote}`;
   await run(`${write} >/dev/null`);
   // Read back through the same API flanneld uses, so a key written where flanneld does not look
   // is caught here rather than as a flanneld that never gets a lease.
@@ -92,7 +87,8 @@ async function flannelNetwork(spec: ClusterSpec, run: Runner): Promise<string> {
   if (!sameAsDesired(written)) {
     throw notYet(`flannel network ${key} reads back as ${JSON.stringify(written)} through the etcd ${etcdApi} API, expected ${JSON.stringify(desired)}`);
   }
-  return current ? `flannel network ${key} changed from ${current} to ${JSON.stringify(desired)}` : `flannel network ${key} written: ${JSON.stringify(desired)}`;
+  const change = current ? `changed from ${current} to ${JSON.stringify(desired)}` : `written: ${JSON.stringify(desired)}`;
+  return `flannel network ${key} ${change} (etcd ${etcdApi} API, read back and checked)${otherNote}`;
 }
 
 async function controlPlane(spec: ClusterSpec, run: Runner): Promise<string> {
@@ -129,20 +125,24 @@ async function clusterReady(spec: ClusterSpec, run: Runner): Promise<string> {
 }
 
 const CHECKS = {
-  'etcd-quorum': etcdQuorum,
   'flannel-network': flannelNetwork,
   'control-plane': controlPlane,
   'cluster-ready': clusterReady,
 } as const;
 
 export async function checkGate(pool: SshPool, input: GateActivityInput): Promise<GateActivityResult> {
-  const host = findHost(input.spec, input.host);
-  const endpoint = sshEndpoint(input.spec.ssh, host.name, host.address, host.ssh);
-  const run: Runner = async (script) =>
-    (await runRemote(pool, endpoint, `set -euo pipefail\n${script}\n`, {
+  const runOn: HostRunner = async (name, script) => {
+    const host = findHost(input.spec, name);
+    const endpoint = sshEndpoint(input.spec.ssh, host.name, host.address, host.ssh);
+    const result = await runRemote(pool, endpoint, `set -euo pipefail\n${script}\n`, {
       action: `gate ${input.gate} on ${host.name}`,
       timeoutMs: GATE_SCRIPT_TIMEOUT_MS,
       maxOutputBytes: 4 * 1024 * 1024,
-    })).stdout;
-  return { summary: await CHECKS[input.gate](input.spec, run) };
+    });
+    return result.stdout;
+  };
+  if (input.gate === 'etcd-quorum') {
+    return checkEtcdQuorum({ spec: input.spec, host: input.host, unavailable: input.unavailable ?? [], runOn });
+  }
+  return { summary: await CHECKS[input.gate](input.spec, (script) => runOn(input.host, script)) };
 }

@@ -136,7 +136,7 @@ export function renderChanges(previous: RolloutState | undefined, state: Rollout
   for (const [gate, gateState] of Object.entries(state.gates)) {
     if (!gateState || gateState.status === previous?.gates[gate as keyof RolloutState['gates']]?.status) continue;
     const at = (gateState.status === 'running' ? gateState.startedAt : gateState.finishedAt) ?? 0;
-    if (gateState.status === 'open') changes.push({ at, line: `gate ${gate}: open` });
+    if (gateState.status === 'open') changes.push({ at, line: gateState.degraded ? `gate ${gate}: open, degraded: ${gateState.degraded.split('\n')[0]}` : `gate ${gate}: open` });
     else if (gateState.status === 'failed') changes.push({ at, line: `gate ${gate} failed: ${(gateState.error ?? '').split('\n')[0]}` });
     else if (gateState.status === 'running') changes.push({ at, line: `gate ${gate}: checking on ${gateState.runsOn}` });
   }
@@ -166,6 +166,10 @@ export function renderSummary(cluster: string, result: RolloutResult): string[] 
   for (const [name, host] of Object.entries(result.hosts)) {
     if (host.status === 'failed' && host.failure) lines.push(`  ${name}: failed at ${host.failure.step}: ${host.failure.error.split('\n')[0]}`);
     if (host.status === 'skipped') lines.push(`  ${name}: skipped by the operator`);
+  }
+  // A gate that opened with a failed health check is what makes a rollout degraded: name it.
+  for (const [gate, gateState] of Object.entries(result.gates)) {
+    if (gateState?.degraded) lines.push(`  gate ${gate}: opened degraded: ${gateState.degraded.split('\n')[0]}`);
   }
   return lines;
 }

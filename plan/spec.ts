@@ -139,6 +139,13 @@ export const etcdSchema = z.strictObject({
   dataDir: absolutePath.default('/var/lib/etcd/default.etcd'),
   /** Token that keeps two clusters bootstrapped at once from joining each other. */
   initialClusterToken: dnsLabel.default('kboot-etcd'),
+  /**
+   * Let the rollout go on when a quorum of members is healthy but not every member: the etcd
+   * quorum gate then opens as degraded, names the unhealthy members, and the rollout ends as
+   * degraded instead of succeeded. Off: anything that needs etcd waits until every member is
+   * healthy or the operator decides.
+   */
+  allowDegraded: z.boolean().default(false),
 });
 
 export const flannelSchema = z.strictObject({

@@ -58,9 +58,12 @@ export interface GateState {
   startedAt?: number;
   finishedAt?: number;
   error?: string;
+  /** Set when the gate opened although a health check failed (etcd.allowDegraded): what failed. */
+  degraded?: string;
 }
 
-export type RolloutPhase = 'running' | 'paused' | 'waiting-for-operator' | 'succeeded' | 'failed' | 'aborted';
+/** `degraded`: every step done, but a gate opened with a failed health check; never reported as success. */
+export type RolloutPhase = 'running' | 'paused' | 'waiting-for-operator' | 'succeeded' | 'degraded' | 'failed' | 'aborted';
 
 export interface RolloutState {
   phase: RolloutPhase;

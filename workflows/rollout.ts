@@ -3,6 +3,8 @@
  * workflow; gates (etcd quorum, flannel network, control plane, cluster ready) open once every host
  * step they need has succeeded and their own check passes. A failed host parks; what does not
  * depend on it goes on, and the rollout then waits for the operator to retry, skip or abort.
+ * An etcd quorum gate that opens degraded (etcd.allowDegraded) ends the rollout as degraded,
+ * never as succeeded.
  *
  * History bound: every host run costs this workflow about 4 events and every gate about 6, so the
  * workflow continues as new once its history passes CONTINUE_AS_NEW_EVENTS, after letting its
@@ -16,6 +18,7 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
+  patched,
   ParentClosePolicy,
   proxyActivities,
   setHandler,
@@ -250,16 +253,46 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
       });
   };
 
+  /**
+   * Returns the etcd members whose etcd step did not succeed, once every member's step has succeeded
+   * or its host has failed or been skipped and at least one member is up. It returns undefined while
+   * a member is still on its way. The quorum gate then runs without waiting for the missing members,
+   * names them and decides whether the rollout may go on degraded.
+   */
+  const unavailableEtcdMembers = (): string[] | undefined => {
+    const unavailable: string[] = [];
+    let up = 0;
+    for (const [name, hostState] of Object.entries(state.hosts)) {
+      const etcd = hostState.steps.etcd;
+      if (!etcd) continue;
+      if (etcd.status === 'done') up++;
+      else if (hostState.status === 'failed' || hostState.status === 'skipped') unavailable.push(name);
+      else return undefined;
+    }
+    return up > 0 ? unavailable : undefined;
+  };
+
+  const gateReady = (gate: GateId): boolean => {
+    if (gateNeeds[gate].every(taskSatisfied)) return true;
+    // Rollouts recorded before this rule waited for every member; the patch keeps them replaying.
+    return gate === 'etcd-quorum' && unavailableEtcdMembers() !== undefined && patched('etcd-quorum-without-failed-members');
+  };
+
   const startGate = (gate: GateId): void => {
     const gateState = state.gates[gate] as GateState;
     gateState.status = 'running';
     gateState.startedAt = Date.now();
     gateState.error = undefined;
+    gateState.degraded = undefined;
     running++;
+    const unavailable = gate === 'etcd-quorum' ? unavailableEtcdMembers() ?? [] : [];
     checkGate
-      .executeWithOptions({ summary: `${gateState.runsOn}: ${GATES[gate].title}` }, [{ gate, spec, host: gateHost(spec, gate).name }])
-      .then(() => {
+      .executeWithOptions({ summary: `${gateState.runsOn}: ${GATES[gate].title}` }, [
+        { gate, spec, host: gateHost(spec, gate).name, ...(unavailable.length > 0 ? { unavailable } : {}) },
+      ])
+      .then((result) => {
         gateState.status = 'open';
+        if (result?.degraded) gateState.degraded = result.degraded;
       })
       .catch((error: unknown) => {
         gateState.status = 'failed';
@@ -285,7 +318,7 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
 
   /** The rejection for a request that arrives after the rollout ended, or undefined while it runs. */
   const rejectIfEnded = (): OperatorAnswer | undefined =>
-    state.phase === 'aborted' || state.phase === 'succeeded' || state.phase === 'failed' ? answer(false, `rollout ${spec.name} already ${state.phase}`) : undefined;
+    state.phase === 'aborted' || state.phase === 'succeeded' || state.phase === 'degraded' || state.phase === 'failed' ? answer(false, `rollout ${spec.name} already ${state.phase}`) : undefined;
 
   setHandler(retryUpdate, (target: string): OperatorAnswer => {
     const ended = rejectIfEnded();
@@ -359,7 +392,7 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
       if (!draining && historyFull()) draining = true;
       if (!draining && !state.paused) {
         for (const gate of Object.keys(state.gates) as GateId[]) {
-          if (state.gates[gate]?.status === 'pending' && gateNeeds[gate].every(taskSatisfied)) startGate(gate);
+          if (state.gates[gate]?.status === 'pending' && gateReady(gate)) startGate(gate);
         }
         const lastStartingBatch = batches.length > 1 ? openBatch() : 0;
         for (const host of Object.keys(state.hosts)) {
@@ -385,7 +418,7 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
     if (running === 0) {
       if (state.phase === 'aborted') break;
       if (allDone()) {
-        state.phase = 'succeeded';
+        state.phase = Object.values(state.gates).some((gate) => gate?.degraded) ? 'degraded' : 'succeeded';
         break;
       }
       if (draining) {

@@ -61,7 +61,7 @@ export async function tryOnHost(fleet: string, host: string, script: string): Pr
   return { code: result.exitCode, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** The whole output of a kboot run, for assertion messages. */
+/** Formats the whole output of a kboot run for assertion messages. */
 export function describeRun(result: CliResult): string {
   return `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
 }
