@@ -2,7 +2,12 @@
  * flanneld on a node: /etc/sysconfig/flanneld pointing at every etcd member and the spec's key
  * prefix, start flanneld, then wait for its lease in /run/flannel/subnet.env. The flannel package's
  * ExecStartPost turns the lease into /run/flannel/docker, which docker reads.
+ *
+ * The lease must come from the spec's network. A flanneld that found another config (a stale key
+ * in the keyspace its etcd API reads, or one it read before the network changed) is restarted,
+ * and verification fails while it still leases from another network.
  */
+import { quote } from '../shell.js';
 import type { ClusterSpec, HostSpec } from '../spec.js';
 import { etcdClientUrls } from '../topology.js';
 import type { StepRendering } from '../types.js';
@@ -11,6 +16,7 @@ import { environmentFile, unitActive } from './common.js';
 export const FLANNELD_SYSCONFIG = '/etc/sysconfig/flanneld';
 
 export function renderFlanneld(spec: ClusterSpec, host: HostSpec): StepRendering {
+  const leaseInNetwork = `grep -qx ${quote(`FLANNEL_NETWORK=${spec.flannel.network}`)} /run/flannel/subnet.env`;
   return {
     step: 'flanneld',
     host: host.name,
@@ -27,12 +33,13 @@ export function renderFlanneld(spec: ClusterSpec, host: HostSpec): StepRendering
     ],
     blocks: [],
     ensures: [],
-    units: [{ unit: 'flanneld', readsFiles: [FLANNELD_SYSCONFIG] }],
+    units: [{ unit: 'flanneld', readsFiles: [FLANNELD_SYSCONFIG], restartUnless: `( ${leaseInNetwork} )` }],
     verify: [
       unitActive('flanneld'),
       {
         description: 'flannel lease written to /run/flannel/subnet.env',
-        script: 'grep -q "^FLANNEL_SUBNET=" /run/flannel/subnet.env && test -s /run/flannel/docker',
+        script: `grep -q "^FLANNEL_SUBNET=" /run/flannel/subnet.env && test -s /run/flannel/docker || exit 1
+${leaseInNetwork} || { echo "flanneld leased from $(sed -n 's/^FLANNEL_NETWORK=//p' /run/flannel/subnet.env), not flannel.network ${spec.flannel.network}: it reads another network config (check flannel.etcdApi and flannel.etcdPrefix against what is in etcd)" >&2; exit 1; }`,
         timeoutSeconds: 60,
         intervalSeconds: 1,
       },
