@@ -149,6 +149,9 @@ function membershipEnsure(context: MemberContext): Ensure {
  * configured and stays up. A unit that fails, or an etcd that listens on other addresses (such as
  * the packaged etcd.conf's localhost), fails the step at once rather than after the timeout.
  */
+// NOTE: a member added to the spec changes ETCD_INITIAL_CLUSTER in every member's etcd.conf, so
+// every member restarts in the same run, briefly without a quorum. etcd ignores that setting once
+// a member has data; restarting one member at a time would avoid the gap.
 function startEnsure(context: MemberContext): Ensure {
   const { host } = context;
   const listening = listeningFunction(context);
