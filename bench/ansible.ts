@@ -58,6 +58,8 @@ export function writeInventory(spec: ClusterSpec, dir: string): string {
 export interface PlaybookRun extends TimedRun {
   /** Hosts Ansible wrote to its retry file: those that failed or were unreachable. */
   failedHosts: string[];
+  /** The run's whole output. */
+  logFile: string;
 }
 
 /** Runs bench/ansible/site.yml with `forks` forks, passing `limit` to --limit. */
@@ -86,8 +88,10 @@ export async function runPlaybook(options: {
   // The retry file of an earlier run must not pass for this run's.
   if (existsSync(retryFile)) writeFileSync(retryFile, '');
   const run = await timedRun(argv, { env, timeoutMs: options.timeoutMs, cwd: ansibleDir });
+  const logFile = join(workDir, `ansible-playbook-${Date.now().toString(36)}.log`);
+  writeFileSync(logFile, `$ ${argv.join(' ')}\n${run.stdout}\n${run.stderr}`);
   const failedHosts = existsSync(retryFile) ? readFileSync(retryFile, 'utf8').split('\n').filter(Boolean) : [];
-  return { ...run, failedHosts };
+  return { ...run, failedHosts, logFile };
 }
 
 /** Ends the SSH master connections Ansible left for ControlPersist, so none outlives the scenario. */

@@ -58,6 +58,13 @@ async function main(): Promise<void> {
     log,
   };
   const results: SizeResult[] = [];
+  // An interrupted run removes its fleets; the workers it started end with its process group.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: removing the benchmark's fleets`);
+      void Promise.allSettled(options.sizes.map((hosts) => down(`bn${hosts}`))).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
   try {
     for (const hosts of options.sizes) {
       const name = `bn${hosts}`;

@@ -66,12 +66,18 @@ export interface RolloutTimes {
   workflowSeconds: number;
   /** For each host run, the time from its start command to the server starting it. */
   childStartSeconds: number[];
+  /**
+   * For each wave of host runs (named by their first step: preflight, flanneld, master, node),
+   * the time from the first run's start to the last one's.
+   */
+  waveSpreadSeconds: Record<string, number>;
 }
 
 /** Reads the rollout's histories and those of its host runs. */
 export async function rolloutTimes(client: Client, workflowId: string): Promise<RolloutTimes> {
   const tasks = new Map<string, number>();
   const childStartSeconds: number[] = [];
+  const waves = new Map<string, number[]>();
   const histories = await rolloutHistories(client, workflowId);
   for (const history of histories) {
     const events = history.events ?? [];
@@ -87,6 +93,8 @@ export async function rolloutTimes(client: Client, workflowId: string): Promise<
       if (!started || !execution?.workflowId || !execution.runId) continue;
       const from = initiated.get(String(started.initiatedEventId));
       if (from !== undefined) childStartSeconds.push((milliseconds(event.eventTime) - from) / 1000);
+      const firstStep = execution.workflowId.split('-').pop() as string;
+      waves.set(firstStep, [...(waves.get(firstStep) ?? []), milliseconds(event.eventTime)]);
       const child = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
       for (const { input, seconds } of activityTimes(child.events ?? [])) {
         const rendering = (input as { rendering?: { step: string; host: string } } | undefined)?.rendering;
@@ -97,7 +105,8 @@ export async function rolloutTimes(client: Client, workflowId: string): Promise<
   const first = histories[0]?.events ?? [];
   const last = histories[histories.length - 1]?.events ?? [];
   const workflowSeconds = (milliseconds(last[last.length - 1]?.eventTime) - milliseconds(first[0]?.eventTime)) / 1000;
-  return { tasks, workflowSeconds, childStartSeconds };
+  const waveSpreadSeconds = Object.fromEntries([...waves].map(([step, times]) => [step, (Math.max(...times) - Math.min(...times)) / 1000]));
+  return { tasks, workflowSeconds, childStartSeconds, waveSpreadSeconds };
 }
 
 /**

@@ -47,10 +47,12 @@ function sizeLines(result: SizeResult): string[] {
     `  critical path     ${kboot.criticalPath.join(' -> ')}`,
     `  rollout workflow  ${seconds(kboot.workflowSeconds)} of the ${seconds(kboot.fullSeconds)}; ${kboot.hostRuns} host runs, started by the server ` +
       `${kboot.childStartMeanSeconds.toFixed(2)} s after their start command on average (95th percentile ${kboot.childStartP95Seconds.toFixed(2)} s)`,
+    `  host run waves    first to last start: ${Object.entries(kboot.waveSpreadSeconds).map(([step, spread]) => `${step} ${seconds(spread)}`).join(', ')}`,
     `  worker memory     peak ${memoryMiB.toFixed(0)} MiB, ${(memoryMiB / hosts).toFixed(1)} MiB per host`,
     `  sshd per host     kboot: at most ${kboot.sessions.connections} connections, ${kboot.sessions.sessions} sessions, ${kboot.sessions.unauthenticated} unauthenticated at once; ` +
       `Ansible: ${ansible.sessions.connections}, ${ansible.sessions.sessions}, ${ansible.sessions.unauthenticated} (sampled every 250 ms)`,
     `  sshd limit hits   kboot ${kboot.sshdLimitMessages}, Ansible ${ansible.sshdLimitMessages} (sshd at its defaults: MaxSessions 10, MaxStartups 10:30:100)`,
+    `  machine load      mean 1-minute load average ${kboot.sessions.meanLoad.toFixed(1)} during kboot's runs, ${ansible.sessions.meanLoad.toFixed(1)} during Ansible's`,
     `  same work         ${ansible.fileDifferences.length === 0 ? "every file Ansible wrote matches kboot's rendering (header line aside)" : `${ansible.fileDifferences.length} differences: ${ansible.fileDifferences.slice(0, 5).join('; ')}`}`,
   ];
 }

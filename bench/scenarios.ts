@@ -43,6 +43,8 @@ export interface KbootFigures {
   hostRuns: number;
   childStartMeanSeconds: number;
   childStartP95Seconds: number;
+  /** Per wave of host runs (by first step), the time from its first start to its last. */
+  waveSpreadSeconds: Record<string, number>;
   peakMemoryKiB: number;
   sessions: SessionPeaks;
   sshdLimitMessages: number;
@@ -133,6 +135,7 @@ export async function kbootRollout(context: BenchContext, name: string, hosts: n
       hostRuns: childStarts.length,
       childStartMeanSeconds: childStarts.reduce((total, value) => total + value, 0) / Math.max(1, childStarts.length),
       childStartP95Seconds: childStarts[Math.min(childStarts.length - 1, Math.floor(childStarts.length * 0.95))] ?? 0,
+      waveSpreadSeconds: times.waveSpreadSeconds,
       peakMemoryKiB: worker.peakMemoryKiB(),
       sessions,
       sshdLimitMessages: await sshdLimitMessages(name),
@@ -152,10 +155,10 @@ export async function ansibleRun(context: BenchContext, name: string, hosts: num
   try {
     const sampler = await startSampler(fleet);
     const full = await runPlaybook(options);
-    if (full.code !== 0) fail(`${name}: ansible-playbook`, full);
+    if (full.code !== 0) fail(`${name}: ansible-playbook`, full, `\nwhole output: ${full.logFile}`);
     context.log(`${name}: Ansible full run ${full.seconds.toFixed(1)} s`);
     const noop = await runPlaybook(options);
-    if (noop.code !== 0) fail(`${name}: ansible-playbook (no-op re-run)`, noop);
+    if (noop.code !== 0) fail(`${name}: ansible-playbook (no-op re-run)`, noop, `\nwhole output: ${noop.logFile}`);
     if (!/changed=0 /.test(noop.stdout) || /changed=[1-9]/.test(noop.stdout)) fail(`${name}: ansible-playbook (no-op re-run changed something)`, noop);
     context.log(`${name}: Ansible no-op re-run ${noop.seconds.toFixed(1)} s`);
     const sessions = sampler.stop();

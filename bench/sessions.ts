@@ -14,6 +14,8 @@ export interface SessionPeaks {
   /** Most connections one host had before authentication at once (what MaxStartups counts). */
   unauthenticated: number;
   samples: number;
+  /** Mean of the machine's 1-minute load average over the samples: other work on the machine shows here. */
+  meanLoad: number;
 }
 
 function readText(path: string): string | undefined {
@@ -27,7 +29,8 @@ function readText(path: string): string | undefined {
 
 export class SessionSampler {
   private readonly hostByNetns = new Map<string, string>();
-  private readonly peaks: SessionPeaks = { connections: 0, sessions: 0, unauthenticated: 0, samples: 0 };
+  private readonly peaks: SessionPeaks = { connections: 0, sessions: 0, unauthenticated: 0, samples: 0, meanLoad: 0 };
+  private loadTotal = 0;
   private timer: NodeJS.Timeout | undefined;
 
   /** `initPids` are the root-namespace pids of the hosts' PID 1, which name each host's network namespace. */
@@ -41,7 +44,7 @@ export class SessionSampler {
 
   stop(): SessionPeaks {
     clearInterval(this.timer);
-    return { ...this.peaks };
+    return { ...this.peaks, meanLoad: this.peaks.samples > 0 ? this.loadTotal / this.peaks.samples : 0 };
   }
 
   private sample(): void {
@@ -85,5 +88,6 @@ export class SessionSampler {
       this.peaks.unauthenticated = Math.max(this.peaks.unauthenticated, counts.unauthenticated);
     }
     this.peaks.samples++;
+    this.loadTotal += Number(readText('/proc/loadavg')?.split(' ')[0] ?? 0);
   }
 }
