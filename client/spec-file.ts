@@ -3,7 +3,7 @@
  * cannot express. Every problem becomes a SpecError naming the file, the spec path and, where the
  * YAML parser knows it, the line.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
@@ -156,7 +156,9 @@ export function loadSpec(file: string, options: LoadOptions = {}): LoadedSpec {
     required.push([['ssh', 'knownHostsFile'], ssh.knownHostsFile, `record the hosts' keys into it with kboot trust ${file}`]);
   }
   for (const [path, localFile, advice] of required) {
-    if (localFile !== undefined && !existsSync(localFile)) fail(path, `file not found: ${localFile}; ${advice}`);
+    if (localFile === undefined) continue;
+    if (!existsSync(localFile)) fail(path, `file not found: ${localFile}; ${advice}`);
+    if (!statSync(localFile).isFile()) fail(path, `not a regular file: ${localFile}; ${advice}`);
   }
   return loaded;
 }

@@ -19,6 +19,20 @@ const absolutePath = z
   .regex(/^\/[A-Za-z0-9._\/+-]*$/, 'must be an absolute path of letters, digits and . _ / + -')
   .refine((p) => !p.split('/').includes('..'), 'must not contain ".." segments');
 
+/**
+ * System folders a data folder must neither be nor lie under: kboot creates data folders, and with
+ * docker.allowDataRootWipe may empty them.
+ */
+const SYSTEM_FOLDERS = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib64', '/proc', '/sbin', '/sys', '/usr'];
+const SYSTEM_PARENTS = ['/', '/home', '/opt', '/root', '/run', '/srv', '/tmp', '/var', '/var/lib', '/var/log', '/var/run', '/var/lib/kboot'];
+
+/** A folder a service keeps its data in: absolute, and not a system folder. */
+const dataFolder = absolutePath.refine((value) => {
+  const folder = value.replace(/\/+$/, '') || '/';
+  if (SYSTEM_PARENTS.includes(folder)) return false;
+  return !SYSTEM_FOLDERS.some((system) => folder === system || folder.startsWith(`${system}/`));
+}, `must be a folder of its own, not a system folder such as /, /var/lib or /etc (nor under ${SYSTEM_FOLDERS.join(', ')})`);
+
 /** A path on the operator's machine (key files); relative paths resolve against the spec's folder. */
 const localPath = z.string().min(1).regex(/^[^\0\n]+$/, 'must be a single-line path');
 
@@ -38,9 +52,16 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
 
 // A name whose last label is all digits is a mistyped address, never a DNS name (RFC 3696).
+// 0/8, 127/8 and 224/3 name no host that other hosts can reach: etcd peers and flanneld would
+// advertise them to each other and never connect.
 const hostAddress = z
   .string()
-  .refine((value) => IPV4.test(value) || (DNS_NAME.test(value) && !/(^|\.)\d+$/.test(value)), 'must be an IPv4 address or a DNS name');
+  .refine((value) => IPV4.test(value) || (DNS_NAME.test(value) && !/(^|\.)\d+$/.test(value)), 'must be an IPv4 address or a DNS name')
+  .refine((value) => {
+    if (!IPV4.test(value)) return true;
+    const first = Number(value.split('.')[0]);
+    return first !== 0 && first !== 127 && first < 224;
+  }, 'must be an address the other hosts reach this host at, not an unspecified, loopback, multicast or reserved one');
 
 const cidr = z
   .string()
@@ -136,7 +157,7 @@ export const etcdSchema = z.strictObject({
   clientPort: port.default(2379),
   peerPort: port.default(2380),
   /** Member data directory; a member with data here is never bootstrapped again. */
-  dataDir: absolutePath.default('/var/lib/etcd/default.etcd'),
+  dataDir: dataFolder.default('/var/lib/etcd/default.etcd'),
   /** Token that keeps two clusters bootstrapped at once from joining each other. */
   initialClusterToken: dnsLabel.default('kboot-etcd'),
   /**
@@ -162,7 +183,7 @@ export const flannelSchema = z.strictObject({
 
 export const dockerSchema = z.strictObject({
   /** Docker's data root (`--graph`). */
-  dataRoot: absolutePath.default('/var/lib/docker'),
+  dataRoot: dataFolder.default('/var/lib/docker'),
   storageDriver: z.enum(['overlay2', 'overlay', 'devicemapper', 'btrfs', 'vfs']).default('overlay2'),
   /** `--storage-opt` values, such as dm.thinpooldev=/dev/mapper/docker-thinpool. */
   storageOptions: z.array(z.string().regex(/^[a-z][a-z0-9_.]*=[A-Za-z0-9._\/:-]+$/, 'must be key=value such as dm.thinpooldev=/dev/mapper/docker-thinpool')).default([]),
