@@ -33,7 +33,8 @@ export interface GateActivityInput {
   host: string;
   /**
    * Hosts whose step for this gate failed or was skipped: the check reports them and does not wait
-   * for them. Set for the etcd quorum gate only.
+   * for them. Set for the etcd quorum gate (failed or skipped members) and the cluster-ready gate
+   * (skipped nodes).
    */
   unavailable?: string[];
 }

@@ -105,8 +105,12 @@ interface NodeList {
   items?: Array<{ metadata?: { name?: string }; status?: { conditions?: Array<{ type?: string; status?: string }> } }>;
 }
 
-async function clusterReady(spec: ClusterSpec, run: Runner): Promise<string> {
-  const expected = hostsWithRole(spec, 'node').map((node) => node.name);
+async function clusterReady(spec: ClusterSpec, run: Runner, skipped: string[]): Promise<string> {
+  const expected = hostsWithRole(spec, 'node')
+    .map((node) => node.name)
+    .filter((name) => !skipped.includes(name));
+  // A skipped node may never register; saying so keeps the summary from passing for the whole spec.
+  const skippedNote = skipped.length > 0 ? `; not checked, skipped by the operator: ${skipped.join(', ')}` : '';
   const body = await run(`curl -fsS --max-time 10 ${quote(`http://127.0.0.1:${spec.kubernetes.apiPort}/api/v1/nodes`)}`);
   const nodes = (JSON.parse(body) as NodeList).items ?? [];
   const ready = new Set(
@@ -119,9 +123,9 @@ async function clusterReady(spec: ClusterSpec, run: Runner): Promise<string> {
   const notReady = expected.filter((name) => registered.has(name) && !ready.has(name));
   if (missing.length > 0 || notReady.length > 0) {
     const problems = [missing.length > 0 ? `not registered: ${missing.join(', ')}` : '', notReady.length > 0 ? `not Ready: ${notReady.join(', ')}` : ''].filter(Boolean);
-    throw notYet(`${expected.length - missing.length - notReady.length}/${expected.length} nodes Ready; ${problems.join('; ')}`);
+    throw notYet(`${expected.length - missing.length - notReady.length}/${expected.length} nodes Ready; ${problems.join('; ')}${skippedNote}`);
   }
-  return `${expected.length}/${expected.length} nodes registered and Ready`;
+  return `${expected.length}/${expected.length} nodes registered and Ready${skippedNote}`;
 }
 
 const CHECKS = {
@@ -144,5 +148,5 @@ export async function checkGate(pool: SshPool, input: GateActivityInput): Promis
   if (input.gate === 'etcd-quorum') {
     return checkEtcdQuorum({ spec: input.spec, host: input.host, unavailable: input.unavailable ?? [], runOn });
   }
-  return { summary: await CHECKS[input.gate](input.spec, (script) => runOn(input.host, script)) };
+  return { summary: await CHECKS[input.gate](input.spec, (script) => runOn(input.host, script), input.unavailable ?? []) };
 }

@@ -22,6 +22,7 @@ import {
   retryUpdate,
   rolloutWorkflowId,
   type RolloutInput,
+  type RolloutPhase,
   type RolloutResult,
   searchAttributes,
   skipUpdate,
@@ -35,7 +36,7 @@ import { loadSpec, parseSpec, SpecError, type LoadedSpec } from './spec-file.js'
 import { runTrust, TrustUsageError } from './trust.js';
 import { createProgressView, type ProgressView, viewMode } from './watch.js';
 
-export const EXIT = { ok: 0, failed: 1, invalid: 2, unreachable: 3, waiting: 4, changes: 5 } as const;
+export const EXIT = { ok: 0, failed: 1, invalid: 2, unreachable: 3, waiting: 4, changes: 5, degraded: 6 } as const;
 
 /** Raised to end the command with a message and an exit code. */
 class ExitError extends Error {
@@ -220,7 +221,7 @@ async function apply(file: string, options: { wait: boolean }): Promise<number> 
   try {
     const result = (await handle.result()) as RolloutResult;
     process.stdout.write(`${renderSummary(spec.name, result).join('\n')}\nweb UI: ${workflowUiUrl(settings, workflowId)}\n`);
-    return result.phase === 'succeeded' ? EXIT.ok : EXIT.failed;
+    return exitForPhase(result.phase);
   } catch (error) {
     if (error instanceof WorkflowFailedError) {
       process.stderr.write(`rollout ${spec.name} ${snapshot.execution.toLowerCase()}: ${error.cause?.message ?? error.message}\n`);
@@ -292,8 +293,14 @@ async function status(cluster: string, options: { watch: boolean; json: boolean 
     process.stdout.write(`workflow ${snapshot.workflowId}: ${snapshot.execution}\nweb UI: ${workflowUiUrl(settings, snapshot.workflowId)}\n`);
   }
   if (snapshot.state?.phase === 'waiting-for-operator') return EXIT.waiting;
-  if (snapshot.execution === 'RUNNING' || snapshot.state?.phase === 'succeeded') return EXIT.ok;
-  return EXIT.failed;
+  if (snapshot.execution === 'RUNNING') return EXIT.ok;
+  return exitForPhase(snapshot.state?.phase);
+}
+
+/** A script must tell a degraded cluster from a healthy one without parsing the summary. */
+function exitForPhase(phase: RolloutPhase | undefined): number {
+  if (phase === 'succeeded') return EXIT.ok;
+  return phase === 'degraded' ? EXIT.degraded : EXIT.failed;
 }
 
 async function operatorRequest(cluster: string, request: (client: Client) => Promise<OperatorAnswer>): Promise<number> {

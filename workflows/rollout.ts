@@ -272,6 +272,12 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
     return up > 0 ? unavailable : undefined;
   };
 
+  /** Nodes the operator skipped: the cluster-ready gate must not wait for them to register. */
+  const skippedNodes = (): string[] =>
+    Object.entries(state.hosts)
+      .filter(([, hostState]) => hostState.status === 'skipped' && hostState.steps.node !== undefined)
+      .map(([name]) => name);
+
   const gateReady = (gate: GateId): boolean => {
     if (gateNeeds[gate].every(taskSatisfied)) return true;
     // Rollouts recorded before this rule waited for every member; the patch keeps them replaying.
@@ -285,7 +291,7 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
     gateState.error = undefined;
     gateState.degraded = undefined;
     running++;
-    const unavailable = gate === 'etcd-quorum' ? unavailableEtcdMembers() ?? [] : [];
+    const unavailable = gate === 'etcd-quorum' ? unavailableEtcdMembers() ?? [] : gate === 'cluster-ready' ? skippedNodes() : [];
     checkGate
       .executeWithOptions({ summary: `${gateState.runsOn}: ${GATES[gate].title}` }, [
         { gate, spec, host: gateHost(spec, gate).name, ...(unavailable.length > 0 ? { unavailable } : {}) },

@@ -93,6 +93,11 @@ test('allowDegraded goes on, ends degraded', async () => {
   expect(summary[0]).toMatch(new RegExp(`^rollout ${FLEET} degraded: `));
   expect(summary.join('\n')).not.toContain('succeeded');
   expect(summary).toContain(`  gate etcd-quorum: opened degraded: ${outcome.gates['etcd-quorum']?.degraded}`);
+  const status = await runKboot(['status', FLEET], env);
+  expect(status.code).toBe(6);
+  expect(status.stdout).toMatch(new RegExp(`^rollout ${FLEET}: degraded`, 'm'));
+  const history = await runKboot(['history', FLEET, '--limit', '1'], env);
+  expect(history.stdout).toMatch(/Z\s+degraded\s/);
 });
 
 test('2 of 3 down fails, nothing dependent starts', async () => {
