@@ -8,7 +8,8 @@
  *   4  the rollout waits for the operator (retry, skip or abort)
  *   5  `kboot check` found steps a rollout would change (drift, changed inputs, never applied)
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { Client, Connection, ServiceError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { HostCheckResult } from '../activities/contract.js';
@@ -474,11 +475,15 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   program
     .command('worker')
     .description('run a worker: executes rollouts and their SSH steps (TEMPORAL_ADDRESS, KBOOT_TASK_QUEUE)')
-    .action(async () =>
+    .option('--workflows <module>', 'run this workflows module (.ts or .js) instead of the built one: a candidate release on a staging task queue')
+    .action(async (options: { workflows?: string }) =>
       run(async () => {
         const { runWorker } = await import('../worker/worker.js');
+        if (options.workflows !== undefined && !existsSync(options.workflows)) {
+          throw new ExitError(`--workflows: file not found: ${options.workflows}`, EXIT.invalid);
+        }
         try {
-          await runWorker();
+          await runWorker({ workflowsPath: options.workflows === undefined ? undefined : resolve(options.workflows) });
         } catch (error) {
           const settings = temporalSettings();
           if ((error as Error).name === 'TransportError') {

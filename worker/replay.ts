@@ -9,18 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { WORKFLOW_BUNDLE } from './bundle.js';
-
-async function bundleFor(workflowsPath: string | undefined): Promise<{ code: string } | { codePath: string }> {
-  if (!workflowsPath) return { codePath: WORKFLOW_BUNDLE };
-  return bundleWorkflowCode({
-    workflowsPath,
-    logger: new DefaultLogger('WARN'),
-    // TypeScript sources import with `.js` suffixes (NodeNext); let webpack find the `.ts` file.
-    webpackConfigHook: (config) => ({ ...config, resolve: { ...config.resolve, extensionAlias: { '.js': ['.ts', '.js'] } } }),
-  });
-}
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { workflowBundleFor } from './bundle.js';
 
 /** The workflow id a saved history belongs to: the file name less its `<label>-` prefix. */
 export function workflowIdOf(file: string): string {
@@ -39,7 +29,7 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const workflowBundle = await bundleFor(workflowsPath);
+  const workflowBundle = await workflowBundleFor(workflowsPath);
   let failures = 0;
   for (const file of files) {
     try {

@@ -8,11 +8,16 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { SshPool } from '../activities/ssh/index.js';
 import { temporalSettings } from '../client/settings.js';
-import { WORKFLOW_BUNDLE } from './bundle.js';
+import { WORKFLOW_BUNDLE, workflowBundleFor } from './bundle.js';
 
 export interface WorkerOptions {
   /** Activities (host steps) this worker runs at once. */
   maxConcurrentActivities?: number;
+  /**
+   * A workflows module to run in place of the built bundle: a candidate release, tried on a
+   * staging task queue before it replaces the workers that carry running rollouts.
+   */
+  workflowsPath?: string;
 }
 
 export async function runWorker(options: WorkerOptions = {}): Promise<void> {
@@ -24,9 +29,9 @@ export async function runWorker(options: WorkerOptions = {}): Promise<void> {
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
     // The build writes the bundle; without it (a worker run from a partial build) bundle now.
-    ...(existsSync(WORKFLOW_BUNDLE)
-      ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
-      : { workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)) }),
+    ...(options.workflowsPath === undefined && !existsSync(WORKFLOW_BUNDLE)
+      ? { workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)) }
+      : { workflowBundle: await workflowBundleFor(options.workflowsPath) }),
     activities: createActivities(pool),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
     // Workflow code that cannot replay a running rollout fails that rollout at once, where the

@@ -49,9 +49,9 @@ export interface WorkerProcess {
   stop: () => Promise<void>;
 }
 
-/** Starts `kboot worker` on its own task queue; stop() sends SIGTERM, then SIGKILL after 20 s. */
-export function startWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, [CLI, 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `kboot worker [args]` on its own task queue; stop() sends SIGTERM, then SIGKILL after 20 s. */
+export function startWorker(env: Record<string, string>, args: string[] = []): WorkerProcess {
+  const child = spawn(process.execPath, [CLI, 'worker', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

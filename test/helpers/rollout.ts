@@ -95,8 +95,8 @@ export interface SandboxRollout {
   worker: WorkerProcess;
   /** Environment for `runKboot` and workers: the file's own task queue. */
   env: Record<string, string>;
-  /** Kills the worker with SIGKILL, as a crash would, and starts a new one. */
-  crashWorker(): Promise<void>;
+  /** Kills the worker with SIGKILL, as a crash would, and starts a new one with `args` for `kboot worker`. */
+  crashWorker(args?: string[]): Promise<void>;
 }
 
 /**
@@ -107,10 +107,10 @@ export function useSandboxRollout(name: string, hosts: number, prepare?: (fleet:
   const env: Record<string, string> = { KBOOT_TASK_QUEUE: uniqueTaskQueue(name) };
   const fixture: Partial<SandboxRollout> & Pick<SandboxRollout, 'env' | 'crashWorker'> = {
     env,
-    async crashWorker() {
+    async crashWorker(args: string[] = []) {
       fixture.worker?.child.kill('SIGKILL');
       await fixture.worker?.stop();
-      fixture.worker = startWorker(env);
+      fixture.worker = startWorker(env, args);
     },
   };
   beforeAll(async () => {

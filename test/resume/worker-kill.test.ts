@@ -2,11 +2,17 @@
  * A worker killed with SIGKILL mid-rollout, twice (etcd phase, node phase), and replaced: the rollout
  * completes and no completed step is applied again, as the hosts' own counters show. Then a re-apply
  * of the finished cluster changes nothing, and a one-value spec change re-applies only what renders it.
+ * Last, a worker replaced mid-step by one whose workflow code cannot replay the running host run
+ * (F13): the host run fails at once with the nondeterminism error, and the released code finishes it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { runKboot } from '../helpers/kboot';
-import { connectClient, type Counters, etcdClusterIds, readCounters, repeatedWork, stepStatus, useSandboxRollout, waitForRollout } from '../helpers/rollout';
+import { DOCKER_STORAGE } from '../../plan/steps/docker';
+import { REPO_ROOT, runKboot } from '../helpers/kboot';
+import { connectClient, type Counters, etcdClusterIds, onHost, readCounters, repeatedWork, stepStatus, useSandboxRollout, waitForRollout } from '../helpers/rollout';
+
+const UNGUARDED_VARIANT = resolve(REPO_ROOT, 'test/fixtures/workflow-variants/extra-step-unguarded.ts');
 
 const FLEET = 'rsmkill';
 const HOSTS = ['master', 'node1', 'node2', 'node3'];
@@ -72,5 +78,42 @@ describe('worker killed mid-rollout', () => {
     const { master: masterBefore, ...othersBefore } = counters;
     expect(othersAfter).toEqual(othersBefore);
     expect(masterAfter.install).toEqual(masterBefore.install);
+  });
+
+  test('workflow code that cannot replay fails the host run loudly', async () => {
+    // docker on node1 drifts, so its run (flanneld, docker) re-applies docker, and the start is
+    // slow enough to replace the worker while the step runs; the flag says the step got there.
+    await onHost(
+      FLEET,
+      'node1',
+      `mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\nExecStartPre=/bin/sh -c "touch /run/kboot-test-docker-starting; sleep 15"\\n' > /etc/systemd/system/docker.service.d/05-slow-start.conf; rm -f /run/kboot-test-docker-starting; echo '# edited by hand' >> ${DOCKER_STORAGE}`,
+    );
+    const specFile = `${sandbox.fleet.specFile}.changed.yaml`;
+    const { client, close } = await connectClient();
+    try {
+      expect((await runKboot(['apply', '--no-wait', specFile], sandbox.env)).code).toBe(0);
+      for (let attempt = 0; attempt < 120 && (await onHost(FLEET, 'node1', 'test -e /run/kboot-test-docker-starting && echo yes || true')) !== 'yes'; attempt++) {
+        await new Promise((wake) => setTimeout(wake, 500));
+      }
+      expect(stepStatus(await waitForRollout(client, FLEET, () => true), 'node1', 'docker')).toBe('running');
+      await sandbox.crashWorker(['--workflows', UNGUARDED_VARIANT]);
+
+      const parked = await waitForRollout(client, FLEET, (state) => state.phase === 'waiting-for-operator');
+      expect(parked.hosts.node1.status).toBe('failed');
+      expect(parked.hosts.node1.failure?.error).toMatch(/nondeterminism/i);
+      for (const host of ['master', 'node2', 'node3']) expect(parked.hosts[host].status).toBe('done');
+      const status = await runKboot(['status', FLEET], sandbox.env);
+      expect(status.code).toBe(4);
+      expect(status.stdout).toMatch(/node1\s+failed\b.*[Nn]ondeterminism/);
+
+      // Back on the released code, a retry finishes the host.
+      await sandbox.crashWorker();
+      expect((await runKboot(['retry', FLEET, 'node1'], sandbox.env)).code).toBe(0);
+      const result = await runKboot(['apply', specFile], sandbox.env);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`rollout ${FLEET} succeeded`);
+    } finally {
+      await close();
+    }
   });
 });
