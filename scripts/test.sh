@@ -50,6 +50,12 @@ if ! npm run --silent build; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+# ts-jest compiles each test file alone (isolatedModules) and so checks no types; this does.
+if ! npx tsc -p tsconfig.test.json; then
+  echo "type check of the tests failed: npx tsc -p tsconfig.test.json exited non-zero; fix the errors above"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 
 # Each run starts from an empty history, so that workflow ids left by an earlier,
 # interrupted run cannot collide with this run's. A server still up from such a run

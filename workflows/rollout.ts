@@ -27,6 +27,7 @@ import {
   workflowInfo,
   allHandlersFinished,
 } from '@temporalio/workflow';
+import type { Duration } from '@temporalio/common';
 import type { KbootActivities } from '../activities/contract.js';
 import { buildPlan, GATE_IDS, type GateId, gateHost, GATES, type StepId, stepGates, stepPhase } from '../plan/index.js';
 import {
@@ -434,7 +435,7 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
     }
     const seen = changed;
     if (state.phase === 'waiting-for-operator') {
-      const answered = await condition(() => changed !== seen, spec.rollout.operatorTimeout ?? '24h');
+      const answered = await condition(() => changed !== seen, (spec.rollout.operatorTimeout ?? '24h') as Duration);
       if (!answered) {
         state.phase = 'failed';
         state.abortReason = `no operator decision within rollout.operatorTimeout (${spec.rollout.operatorTimeout ?? '24h'})`;

@@ -5,7 +5,9 @@
  * hosts do.
  */
 import { resolve } from 'node:path';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { GateActivityInput, KbootActivities, StepActivityInput } from '../../activities/contract';
 import { type ClusterSpec, clusterSpecSchema } from '../../plan/spec';
@@ -47,7 +49,7 @@ export function stubSpec(name: string, hosts: number, rollout: Record<string, un
 }
 
 export interface StubRollout {
-  handle: WorkflowHandle;
+  handle: WorkflowHandleWithFirstExecutionRunId;
   /** The workflow's result, or the error it failed with. */
   outcome: PromiseSettledResult<unknown>;
 }
@@ -86,6 +88,10 @@ export async function startStubLayer(taskQueue: string, options: StubLayerOption
       const at = Date.now();
       calls.push({ cluster: input.spec.name, kind: 'gate', name: input.gate, host: input.host, at, end: at });
       return { summary: `${input.gate}: stub layer, nothing checked` };
+    },
+    // Rollouts never call it; kboot check does, and has no place in a history-size test.
+    checkHost: async () => {
+      throw new Error('checkHost is not part of the stub host layer');
     },
   };
   const workerConnection = await NativeConnection.connect({ address });
@@ -143,8 +149,8 @@ export async function rolloutRuns(client: Client, workflowId: string, firstRunId
   let runId: string | undefined = firstRunId;
   // A rollout continues as new a bounded number of times; 1000 runs would mean a runaway loop.
   while (runId && runs.length < 1000) {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-    const events = history.events ?? [];
+    const history: History = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events: NonNullable<History['events']> = history.events ?? [];
     runs.push({ workflowId, runId, events });
     runId = events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
