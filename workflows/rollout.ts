@@ -292,7 +292,9 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
     gateState.error = undefined;
     gateState.degraded = undefined;
     running++;
-    const unavailable = gate === 'etcd-quorum' ? unavailableEtcdMembers() ?? [] : gate === 'cluster-ready' ? skippedNodes() : [];
+    let unavailable: string[] = [];
+    if (gate === 'etcd-quorum') unavailable = unavailableEtcdMembers() ?? [];
+    if (gate === 'cluster-ready') unavailable = skippedNodes();
     checkGate
       .executeWithOptions({ summary: `${gateState.runsOn}: ${GATES[gate].title}` }, [
         { gate, spec, host: gateHost(spec, gate).name, ...(unavailable.length > 0 ? { unavailable } : {}) },
