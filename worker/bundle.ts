@@ -9,8 +9,8 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 export const WORKFLOW_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 
 /**
- * The workflow code to run or replay: the built bundle, or, given a workflows module (.ts or .js),
- * that module bundled now. Checking a candidate release is the one reason to pass a module.
+ * Returns the workflow code to run or replay: the built bundle, or, given a workflows module (.ts
+ * or .js), that module bundled now. Checking a candidate release is the one reason to pass a module.
  */
 export async function workflowBundleFor(workflowsPath: string | undefined): Promise<{ code: string } | { codePath: string }> {
   if (!workflowsPath) return { codePath: WORKFLOW_BUNDLE };

@@ -70,7 +70,7 @@ describe('operator hand', () => {
     expect(retry.code).toBe(1);
   });
 
-  test('a skipped node that never registered does not hold the rollout', async () => {
+  test('skipped node is not awaited', async () => {
     await stopSshd(FLEET, 'node4');
     const result = await runKboot(['apply', sandbox.fleet.specFile], sandbox.env);
     expect(result.code).toBe(4);
@@ -84,7 +84,7 @@ describe('operator hand', () => {
       expect(outcome.phase).toBe('succeeded');
       expect(outcome.gates['cluster-ready']?.status).toBe('open');
       expect(outcome.hosts.node4.status).toBe('skipped');
-      // The gate's own summary, as the worker returned it, says whom it left out.
+      // The gate's own summary, as the worker returned it, names the node it left out.
       const results = ((await client.workflow.getHandle(`kboot-${FLEET}`).fetchHistory()).events ?? []).flatMap((event) =>
         (event.activityTaskCompletedEventAttributes?.result?.payloads ?? []).map((payload) => Buffer.from(payload.data ?? []).toString('utf8')),
       );

@@ -3,7 +3,7 @@
  * completes and no completed step is applied again, as the hosts' own counters show. Then a re-apply
  * of the finished cluster changes nothing, and a one-value spec change re-applies only what renders it.
  * Last, a worker replaced mid-step by one whose workflow code cannot replay the running host run
- * (F13): the host run fails at once with the nondeterminism error, and the released code finishes it.
+ * code: the host run fails at once with the nondeterminism error, and the released code finishes it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -80,9 +80,9 @@ describe('worker killed mid-rollout', () => {
     expect(masterAfter.install).toEqual(masterBefore.install);
   });
 
-  test('workflow code that cannot replay fails the host run loudly', async () => {
+  test('unreplayable code fails the host run', async () => {
     // docker on node1 drifts, so its run (flanneld, docker) re-applies docker, and the start is
-    // slow enough to replace the worker while the step runs; the flag says the step got there.
+    // slow enough to replace the worker while the step runs; the flag file shows that the step got there.
     await onHost(
       FLEET,
       'node1',
