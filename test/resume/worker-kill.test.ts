@@ -2,8 +2,8 @@
  * A worker killed with SIGKILL mid-rollout, twice (etcd phase, node phase), and replaced: the rollout
  * completes and no completed step is applied again, as the hosts' own counters show. Then a re-apply
  * of the finished cluster changes nothing, and a one-value spec change re-applies only what renders it.
- * Last, a worker replaced mid-step by one whose workflow code cannot replay the running host run
- * code: the host run fails at once with the nondeterminism error, and the released code finishes it.
+ * Last, a worker replaced mid-step by one whose workflow code cannot replay the running host run:
+ * the host run fails at once with the nondeterminism error, and the released code finishes it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
