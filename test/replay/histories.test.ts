@@ -21,6 +21,8 @@ function replay(args: string[]): { status: number | null; stdout: string; stderr
 test('fixtures cover parked and finished rollouts', () => {
   expect(files).toContain('parked-kboot-dev.json');
   expect(files).toContain('finished-kboot-dev.json');
+  // Recorded after the host-runs-start-together patch, so both sides of it replay.
+  expect(files).toContain('together-kboot-dev.json');
   expect(files.filter((file) => /-(preflight|flanneld|node|master)\.json$/.test(file)).length).toBeGreaterThan(8);
 });
 
