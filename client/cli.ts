@@ -143,6 +143,7 @@ function isTransient(error: unknown): boolean {
 /** Follows a rollout until it ends or waits for the operator; returns the last snapshot. */
 async function follow(client: Client, cluster: string, view: ProgressView): Promise<RolloutSnapshot> {
   let unreachableSince: number | undefined;
+  const ended = rolloutEnd(client, cluster);
   // Bounded by the rollout itself: it either ends or parks, and both end this loop.
   while (true) {
     let snapshot: RolloutSnapshot;
@@ -163,8 +164,32 @@ async function follow(client: Client, cluster: string, view: ProgressView): Prom
     }
     view.show(snapshot);
     if (snapshot.execution !== 'RUNNING' || snapshot.state?.phase === 'waiting-for-operator') return snapshot;
-    await sleep(1000);
+    await Promise.race([sleep(1000), ended.next()]);
   }
+}
+
+/**
+ * Waits on the rollout's result, so that following notices the end at once rather than at the
+ * next poll. `next()` resolves when the rollout has closed. After a lost connection it never
+ * resolves, and the next call waits on the result again.
+ */
+function rolloutEnd(client: Client, cluster: string): { next: () => Promise<void> } {
+  let closed: Promise<void> | undefined;
+  const next = (): Promise<void> => {
+    closed ??= client.workflow
+      .getHandle(rolloutWorkflowId(cluster))
+      .result()
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (error instanceof WorkflowFailedError) return undefined;
+          closed = undefined;
+          return new Promise<void>(() => undefined);
+        },
+      );
+    return closed;
+  };
+  return { next };
 }
 
 function waitingMessage(cluster: string, snapshot: RolloutSnapshot): string {

@@ -53,6 +53,9 @@ function checkHosts(spec: ClusterSpec, fail: FailAt): void {
     if (names.has(host.name)) fail(['hosts', index, 'name'], `duplicate host name ${host.name} (also hosts[${names.get(host.name)}])`);
     if (addresses.has(address)) fail(['hosts', index, 'address'], `duplicate address ${host.address} (also hosts[${addresses.get(address)}])`);
     if (new Set(host.roles).size !== host.roles.length) fail(['hosts', index, 'roles'], `lists a role twice: ${host.roles.join(', ')}`);
+    if (spec.hosts.length > 1 && /^127\./.test(address)) {
+      fail(['hosts', index, 'address'], `${host.address} is a loopback address, which the other hosts cannot reach; give the host's address on the cluster network (loopback suits a one-host cluster only)`);
+    }
     names.set(host.name, index);
     addresses.set(address, index);
   });

@@ -52,16 +52,16 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
 
 // A name whose last label is all digits is a mistyped address, never a DNS name (RFC 3696).
-// 0/8, 127/8 and 224/3 name no host that other hosts can reach: etcd peers and flanneld would
-// advertise them to each other and never connect.
+// 0/8 and 224/3 name no single host: etcd peers and flanneld would advertise them and never
+// connect. Loopback is checked with the whole spec, as it suits a one-host cluster.
 const hostAddress = z
   .string()
   .refine((value) => IPV4.test(value) || (DNS_NAME.test(value) && !/(^|\.)\d+$/.test(value)), 'must be an IPv4 address or a DNS name')
   .refine((value) => {
     if (!IPV4.test(value)) return true;
     const first = Number(value.split('.')[0]);
-    return first !== 0 && first !== 127 && first < 224;
-  }, 'must be an address the other hosts reach this host at, not an unspecified, loopback, multicast or reserved one');
+    return first !== 0 && first < 224;
+  }, 'must be the address of one host, not an unspecified, multicast or reserved one');
 
 const cidr = z
   .string()

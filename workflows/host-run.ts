@@ -3,7 +3,7 @@
  * verifies and writes its checkpoint marker. The run stops at the first step that exhausts its
  * retries and reports it; the rollout workflow decides what happens next.
  */
-import { ActivityFailure, ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { KbootActivities } from '../activities/contract.js';
 import { findHost, renderStep } from '../plan/index.js';
 import { hostProgressQuery, type HostRunInput, type HostRunResult } from './definitions.js';
@@ -16,10 +16,12 @@ const { runStep } = proxyActivities<KbootActivities>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 4 },
 });
 
-/** The message of the failure that ended an activity's retries, without the SDK's wrapping. */
+/** The message of the failure that ended an activity's retries or a host run, without the SDK's wrapping. */
 export function failureMessage(error: unknown): string {
   let cause: unknown = error;
-  while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
+  // The wrappers only say that an activity or a host run failed; the operator needs the reason
+  // inside, such as a step's error or the nondeterminism error of a host run that cannot replay.
+  while ((cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) && cause.cause) cause = cause.cause;
   if (cause instanceof ApplicationFailure || cause instanceof Error) return cause.message;
   return String(cause);
 }

@@ -86,13 +86,13 @@ describe('worker killed mid-rollout', () => {
     await onHost(
       FLEET,
       'node1',
-      `mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\nExecStartPre=/bin/sh -c "touch /run/kboot-test-docker-starting; sleep 15"\\n' > /etc/systemd/system/docker.service.d/05-slow-start.conf; rm -f /run/kboot-test-docker-starting; echo '# edited by hand' >> ${DOCKER_STORAGE}`,
+      `mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\nExecStartPre=/bin/sh -c "touch /run/kboot-test-docker-starting; sleep 15"\\n' > /etc/systemd/system/docker.service.d/05-slow-start.conf; systemctl daemon-reload; rm -f /run/kboot-test-docker-starting; echo '# edited by hand' >> ${DOCKER_STORAGE}`,
     );
     const specFile = `${sandbox.fleet.specFile}.changed.yaml`;
     const { client, close } = await connectClient();
     try {
       expect((await runKboot(['apply', '--no-wait', specFile], sandbox.env)).code).toBe(0);
-      for (let attempt = 0; attempt < 120 && (await onHost(FLEET, 'node1', 'test -e /run/kboot-test-docker-starting && echo yes || true')) !== 'yes'; attempt++) {
+      for (let attempt = 0; attempt < 120 && (await onHost(FLEET, 'node1', 'test -e /run/kboot-test-docker-starting && echo yes || true')).trim() !== 'yes'; attempt++) {
         await new Promise((wake) => setTimeout(wake, 500));
       }
       expect(stepStatus(await waitForRollout(client, FLEET, () => true), 'node1', 'docker')).toBe('running');
