@@ -9,6 +9,7 @@ import {
   type ClusterSpec,
   etcdClientUrls,
   findHost,
+  flannelConfig,
   hostsWithRole,
   quote,
 } from '../plan/index.js';
@@ -29,11 +30,6 @@ function notYet(message: string): ApplicationFailure {
 
 function etcdctl(spec: ClusterSpec, api: 'v2' | 'v3', ...args: string[]): string {
   return `ETCDCTL_API=${api === 'v2' ? 2 : 3} ${command('etcdctl', `--endpoints=${etcdClientUrls(spec)}`, ...args)}`;
-}
-
-/** The network config flanneld reads from `<prefix>/config`. */
-export function flannelConfig(spec: ClusterSpec): { Network: string; SubnetLen: number; Backend: { Type: string } } {
-  return { Network: spec.flannel.network, SubnetLen: spec.flannel.subnetLen, Backend: { Type: spec.flannel.backend } };
 }
 
 /**

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ClusterSpec } from '../plan/spec.js';
-import { renderStep, stepsForHost } from '../plan/index.js';
+import { flannelConfig, renderStep, stepsForHost } from '../plan/index.js';
 import { hostExec } from '../sandbox/fleet/index.js';
 import { describeFailure, mapSettledWithLimit } from '../sandbox/fleet/run.js';
 import { timedRun, type TimedRun } from './processes.js';
@@ -39,7 +39,7 @@ export function writeInventory(spec: ClusterSpec, dir: string): string {
         flannel: spec.flannel,
         docker: spec.docker,
         kubernetes: spec.kubernetes,
-        flannel_config: { Network: spec.flannel.network, SubnetLen: spec.flannel.subnetLen, Backend: { Type: spec.flannel.backend } },
+        flannel_config: flannelConfig(spec),
         etcd_initial_cluster:
           "{% for member in groups['etcd'] %}{{ member }}=http://{{ hostvars[member].ansible_host }}:{{ etcd.peerPort }}{{ '' if loop.last else ',' }}{% endfor %}",
         etcd_client_urls: "{% for member in groups['etcd'] %}http://{{ hostvars[member].ansible_host }}:{{ etcd.clientPort }}{{ '' if loop.last else ',' }}{% endfor %}",

@@ -45,3 +45,8 @@ export function primaryEtcdMember(spec: ClusterSpec): HostSpec {
 export function apiServerUrl(spec: ClusterSpec): string {
   return `http://${primaryMaster(spec).name}:${spec.kubernetes.apiPort}`;
 }
+
+/** The network config flanneld reads from `<prefix>/config`, which the flannel network gate writes. */
+export function flannelConfig(spec: ClusterSpec): { Network: string; SubnetLen: number; Backend: { Type: string } } {
+  return { Network: spec.flannel.network, SubnetLen: spec.flannel.subnetLen, Backend: { Type: spec.flannel.backend } };
+}

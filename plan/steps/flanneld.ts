@@ -9,7 +9,7 @@
  */
 import { quote } from '../shell.js';
 import type { ClusterSpec, HostSpec } from '../spec.js';
-import { etcdClientUrls } from '../topology.js';
+import { etcdClientUrls, flannelConfig } from '../topology.js';
 import type { StepRendering } from '../types.js';
 import { environmentFile, unitActive } from './common.js';
 
@@ -17,20 +17,22 @@ export const FLANNELD_SYSCONFIG = '/etc/sysconfig/flanneld';
 
 export function renderFlanneld(spec: ClusterSpec, host: HostSpec): StepRendering {
   const leaseInNetwork = `grep -qx ${quote(`FLANNEL_NETWORK=${spec.flannel.network}`)} /run/flannel/subnet.env`;
+  const sysconfig = environmentFile(FLANNELD_SYSCONFIG, [
+    ['FLANNEL_ETCD_ENDPOINTS', etcdClientUrls(spec)],
+    ['FLANNEL_ETCD_PREFIX', spec.flannel.etcdPrefix],
+    // Pin the interface to the address the spec gives, so a multi-homed host does not put
+    // the overlay on its management network by accident.
+    ['FLANNEL_OPTIONS', `-iface=${host.address}`],
+  ]);
+  // flanneld reads the backend and subnet length from etcd only when it starts. Recording the
+  // network config here makes a change to it change this file, which restarts flanneld.
+  sysconfig.content += `# network config in etcd at ${spec.flannel.etcdPrefix}/config: ${JSON.stringify(flannelConfig(spec))}\n`;
   return {
     step: 'flanneld',
     host: host.name,
     title: 'Configure and start flanneld',
     phase: 'network',
-    files: [
-      environmentFile(FLANNELD_SYSCONFIG, [
-        ['FLANNEL_ETCD_ENDPOINTS', etcdClientUrls(spec)],
-        ['FLANNEL_ETCD_PREFIX', spec.flannel.etcdPrefix],
-        // Pin the interface to the address the spec gives, so a multi-homed host does not put
-        // the overlay on its management network by accident.
-        ['FLANNEL_OPTIONS', `-iface=${host.address}`],
-      ]),
-    ],
+    files: [sysconfig],
     blocks: [],
     ensures: [],
     units: [{ unit: 'flanneld', readsFiles: [FLANNELD_SYSCONFIG], restartUnless: `( ${leaseInNetwork} )` }],

@@ -3,7 +3,9 @@
  * them etcd members), a real Temporal dev server, a kboot worker process and `kboot apply`. Every
  * check of the result reads the hosts directly, not through kboot.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
+import { parse, stringify } from 'yaml';
 import { runKboot } from '../helpers/kboot';
 import { onHost, readCounters, useSandboxRollout, type Counters } from '../helpers/rollout';
 
@@ -93,5 +95,30 @@ describe('rollout on the sandbox fleet', () => {
     for await (const execution of client.workflow.list({ query: `WorkflowId STARTS_WITH 'kboot-e2e-node3-'` })) ids.add(execution.workflowId);
     expect([...ids].sort()).toEqual(['kboot-e2e-node3-flanneld', 'kboot-e2e-node3-node', 'kboot-e2e-node3-preflight']);
     await connection.close();
+  });
+
+  test('flannel backend change restarts flanneld and docker', async () => {
+    const spec = parse(readFileSync(sandbox.fleet.specFile, 'utf8'));
+    spec.flannel.backend = 'host-gw';
+    const specFile = `${sandbox.fleet.specFile}.host-gw.yaml`;
+    writeFileSync(specFile, stringify(spec));
+    const before = await counters();
+
+    const check = await runKboot(['check', specFile], sandbox.env);
+    expect(check.code).toBe(5);
+    for (const node of NODES) expect(check.stdout).toContain(`${node}: flanneld: inputs changed since it was applied`);
+
+    const result = await runKboot(['apply', specFile], sandbox.env);
+    expect(result.code).toBe(0);
+    const value = await sh('master', 'ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 get --print-value-only /kboot.io/network/config');
+    expect(JSON.parse(value).Backend).toEqual({ Type: 'host-gw' });
+    const after = await counters();
+    for (const node of NODES) {
+      expect([node, after[node].start['flanneld.service']]).toEqual([node, before[node].start['flanneld.service'] + 1]);
+      // host-gw needs no encapsulation, so the lease's MTU grows and docker restarts to take it.
+      expect(await sh(node, 'sed -n s/^FLANNEL_MTU=//p /run/flannel/subnet.env')).not.toBe('1450\n');
+      expect([node, after[node].start['docker.service']]).toEqual([node, before[node].start['docker.service'] + 1]);
+    }
+    expect(after.master).toEqual(before.master);
   });
 });
