@@ -264,16 +264,32 @@ const CONDITION_TEXT = {
   drift: 'drifted: applied, but its verification fails now',
 } as const;
 
+/** TASK_QUEUE_TYPE_WORKFLOW in Temporal's API: the queue that workers poll for workflow tasks. */
+const WORKFLOW_TASK_QUEUE = 1;
+
+/** Bounds a check whose worker went away, so that it does not stay open in Temporal. */
+const CHECK_TIMEOUT = '30 minutes';
+
 /** Reports what a rollout of `file` would change, reading every host and changing nothing. */
 async function check(file: string): Promise<number> {
   const { spec } = readSpec(file);
   const settings = temporalSettings();
   const client = await connect();
+  // A check waits for a worker to read the hosts; with none polling it would wait in silence.
+  const { pollers } = await client.workflowService.describeTaskQueue({
+    namespace: settings.namespace,
+    taskQueue: { name: settings.taskQueue },
+    taskQueueType: WORKFLOW_TASK_QUEUE,
+  });
+  if ((pollers ?? []).length === 0) {
+    throw new ExitError(`no kboot worker polls task queue ${settings.taskQueue} at ${settings.address}; start one with kboot worker, then check again`, EXIT.unreachable);
+  }
+  // Each check is a workflow of its own: two checks of different specs must not share a result.
   const results = (await client.workflow.execute('driftCheckWorkflow', {
     taskQueue: settings.taskQueue,
-    workflowId: `${rolloutWorkflowId(spec.name)}-check`,
+    workflowId: `${rolloutWorkflowId(spec.name)}-check-${Date.now().toString(36)}`,
     args: [spec],
-    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowExecutionTimeout: CHECK_TIMEOUT,
     staticSummary: `Drift check of ${spec.name}`,
   })) as HostCheckResult[];
   let pending = 0;

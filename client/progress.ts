@@ -48,9 +48,11 @@ async function fillRunningSteps(client: Client, cluster: string, state: RolloutS
   await Promise.all(
     inFlight.map(async ([host, hostState]) => {
       const firstRunning = (Object.keys(hostState.steps) as StepId[]).find((step) => hostState.steps[step]?.status === 'running');
-      if (!firstRunning) return;
+      // Without the run id (not started yet, or a rollout recorded before runs had one), the
+      // workflow id alone may find an earlier rollout's run and show its steps as this one's.
+      if (!firstRunning || !hostState.runId) return;
       try {
-        const run: HostRunResult = await client.workflow.getHandle(hostRunWorkflowId(cluster, host, firstRunning)).query(hostProgressQuery);
+        const run: HostRunResult = await client.workflow.getHandle(hostRunWorkflowId(cluster, host, firstRunning), hostState.runId).query(hostProgressQuery);
         for (const [step, stepState] of Object.entries(run.steps)) hostState.steps[step as StepId] = stepState;
         for (const step of Object.keys(hostState.steps) as StepId[]) {
           if (hostState.steps[step]?.status === 'running' && !run.steps[step]) hostState.steps[step] = { status: 'pending' };

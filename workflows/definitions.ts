@@ -50,6 +50,11 @@ export interface HostState {
   steps: Partial<Record<StepId, StepState>>;
   /** The step the host failed at, and why, while it waits for the operator. */
   failure?: { step: StepId; error: string; at: number };
+  /**
+   * The run id of the host run in flight, once the server started it. Host runs reuse workflow
+   * ids across rollouts, so only the run id tells this rollout's run from an earlier one.
+   */
+  runId?: string;
 }
 
 export interface GateState {

@@ -220,6 +220,7 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
     const hostState = state.hosts[host];
     hostState.status = 'running';
     hostState.failure = undefined;
+    hostState.runId = undefined;
     for (const step of steps) hostState.steps[step] = { status: 'running', startedAt: Date.now() };
     running++;
     const handle = await startChild(hostRunWorkflow, {
@@ -230,6 +231,7 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
       // child still runs, it drains first, so abandoning is never needed.
       parentClosePolicy: ParentClosePolicy.TERMINATE,
     });
+    hostState.runId = handle.firstExecutionRunId;
     handle
       .result()
       .then((result: HostRunResult) => {

@@ -121,4 +121,10 @@ describe('rollout on the sandbox fleet', () => {
     }
     expect(after.master).toEqual(before.master);
   });
+
+  test('check without a worker exits 3 at once', async () => {
+    const result = await runKboot(['check', sandbox.fleet.specFile], { KBOOT_TASK_QUEUE: `${sandbox.env.KBOOT_TASK_QUEUE}-nobody` }, 60_000);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/^error: no kboot worker polls task queue \S+-nobody at /);
+  });
 });

@@ -80,9 +80,10 @@ export async function freshFleet(name: string, hosts: number): Promise<UpResult>
   await down(name).catch(() => undefined);
   const { client, close } = await connectClient();
   try {
-    for (const workflowId of [`kboot-${name}`, `kboot-${name}-check`]) {
-      await client.workflow.getHandle(workflowId).terminate('test: a new run of this test starts').catch(() => undefined);
-    }
+    await client.workflow
+      .getHandle(`kboot-${name}`)
+      .terminate('test: a new run of this test starts')
+      .catch(() => undefined);
   } finally {
     await close();
   }
