@@ -111,6 +111,8 @@ export interface GateProgress {
   startedAt?: number;
   finishedAt?: number;
   error?: string;
+  /** First line of what the check found when the gate opened. */
+  summary?: string;
 }
 
 export interface RolloutProgress {
@@ -214,6 +216,7 @@ export function rolloutProgress(state: RolloutState): RolloutProgress {
       startedAt: gateState.startedAt,
       finishedAt: gateState.finishedAt,
       error: firstLine(gateState.error),
+      summary: firstLine(gateState.summary),
     };
   }
   return {

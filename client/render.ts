@@ -104,8 +104,10 @@ export function renderProgress(cluster: string, state: RolloutState, now: number
     gates.push('GATE');
     for (const [gate, entry] of gateEntries) {
       if (!entry) continue;
-      const error = entry.status === 'failed' && entry.error ? `  ${entry.error}` : '';
-      gates.push(`  ${gate.padEnd(gateWidth)}  ${entry.status.padEnd(7)}  on ${entry.runsOn}  ${elapsed(entry.startedAt, entry.finishedAt, now)}${error}`.trimEnd());
+      let detail = '';
+      if (entry.status === 'failed' && entry.error) detail = `  ${entry.error}`;
+      if (entry.status === 'open' && entry.summary) detail = `  ${entry.summary}`;
+      gates.push(`  ${gate.padEnd(gateWidth)}  ${entry.status.padEnd(7)}  on ${entry.runsOn}  ${elapsed(entry.startedAt, entry.finishedAt, now)}${detail}`.trimEnd());
     }
   }
 

@@ -65,6 +65,8 @@ export interface GateState {
   error?: string;
   /** Set when the gate opened although a health check failed (etcd.allowDegraded): what failed. */
   degraded?: string;
+  /** What the gate's check found when it opened, such as the nodes it left out as skipped. */
+  summary?: string;
 }
 
 /** `degraded`: every step done, but a gate opened with a failed health check; never reported as success. */

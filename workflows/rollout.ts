@@ -303,6 +303,7 @@ export async function rolloutWorkflow(input: RolloutRunInput): Promise<RolloutRe
       ])
       .then((result) => {
         gateState.status = 'open';
+        gateState.summary = result?.summary;
         if (result?.degraded) gateState.degraded = result.degraded;
       })
       .catch((error: unknown) => {

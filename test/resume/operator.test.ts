@@ -97,5 +97,6 @@ describe('operator hand', () => {
     const status = await runKboot(['status', FLEET], sandbox.env);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/node4\s+skipped/);
+    expect(status.stdout).toMatch(/cluster-ready\s+open\s.*3\/3 nodes registered and Ready; not checked, skipped by the operator: node4/);
   });
 });
