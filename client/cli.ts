@@ -33,7 +33,7 @@ import { InvalidClusterNameError, listRollouts, type RolloutRecord } from './his
 import { readRollout, type RolloutSnapshot, statusDocument } from './progress.js';
 import { renderHistory, renderProgress, renderSummary } from './render.js';
 import { KBOOT_VERSION, temporalSettings, workflowUiUrl } from './settings.js';
-import { loadSpec, parseSpec, SpecError, type LoadedSpec } from './spec-file.js';
+import { loadSpec, parseSpec, readProblem, SpecError, type LoadedSpec } from './spec-file.js';
 import { runTrust, TrustUsageError } from './trust.js';
 import { createProgressView, type ProgressView, viewMode } from './watch.js';
 
@@ -64,7 +64,7 @@ function readSpecWithoutKeyFiles(file: string): LoadedSpec {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new SpecError(file, '', `cannot read the spec file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new SpecError(file, '', `cannot read the spec file: ${readProblem(error as NodeJS.ErrnoException)}`);
   }
   const loaded = parseSpec(text, file);
   for (const warning of loaded.warnings) process.stderr.write(`warning: ${file}: ${warning.specPath}: ${warning.message}\n`);
@@ -192,10 +192,16 @@ function rolloutEnd(client: Client, cluster: string): { next: () => Promise<void
   return { next };
 }
 
+/** Drops the "<step> on <host>: " that remote errors start with, where the line already names both. */
+function withoutAction(error: string, step: string, host: string): string {
+  const action = `${step} on ${host}: `;
+  return error.startsWith(action) ? error.slice(action.length) : error;
+}
+
 function waitingMessage(cluster: string, snapshot: RolloutSnapshot): string {
   const lines = [`rollout ${cluster} waits for the operator:`];
   for (const [name, host] of Object.entries(snapshot.state?.hosts ?? {})) {
-    if (host.status === 'failed' && host.failure) lines.push(`  ${name}: ${host.failure.step} failed: ${host.failure.error.split('\n')[0]}`);
+    if (host.status === 'failed' && host.failure) lines.push(`  ${name}: ${host.failure.step} failed: ${withoutAction(host.failure.error, host.failure.step, name).split('\n')[0]}`);
   }
   for (const [gate, state] of Object.entries(snapshot.state?.gates ?? {})) {
     if (state?.status === 'failed') lines.push(`  gate ${gate} failed: ${(state.error ?? '').split('\n')[0]}`);
@@ -250,7 +256,9 @@ async function apply(file: string, options: { wait: boolean }): Promise<number> 
     return exitForPhase(result.phase);
   } catch (error) {
     if (error instanceof WorkflowFailedError) {
-      process.stderr.write(`rollout ${spec.name} ${snapshot.execution.toLowerCase()}: ${error.cause?.message ?? error.message}\n`);
+      // The rollout's own failure already reads "rollout <name> aborted: ..." or "... failed: ...".
+      const message = error.cause?.message ?? error.message;
+      process.stderr.write(`${message.startsWith(`rollout ${spec.name} `) ? message : `rollout ${spec.name} ${snapshot.execution.toLowerCase()}: ${message}`}\n`);
       return EXIT.failed;
     }
     throw error;

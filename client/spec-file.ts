@@ -138,13 +138,21 @@ export interface LoadOptions {
   knownHostsMayBeMissing?: boolean;
 }
 
+/** Describes why a file could not be read, in words rather than errno codes. */
+export function readProblem(error: NodeJS.ErrnoException): string {
+  if (error.code === 'ENOENT') return 'file not found; give the path of a cluster spec such as examples/cluster.yaml';
+  if (error.code === 'EACCES') return 'permission denied; run kboot as a user who can read it';
+  if (error.code === 'EISDIR') return 'it is a folder; give the path of the spec file inside it';
+  return error.code ?? error.message;
+}
+
 /** Reads and validates a spec file, including that the SSH key and known_hosts files exist. */
 export function loadSpec(file: string, options: LoadOptions = {}): LoadedSpec {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new SpecError(file, '', `cannot read the spec file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new SpecError(file, '', `cannot read the spec file: ${readProblem(error as NodeJS.ErrnoException)}`);
   }
   const { loaded, fail } = parseLocated(text, file);
   const { ssh } = loaded.spec;

@@ -68,6 +68,14 @@ const cidr = z
   .regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, 'must be an IPv4 CIDR such as 10.244.0.0/16')
   .refine((value) => IPV4.test(value.split('/')[0]), 'must have a valid IPv4 address before the "/"');
 
+/** A network's CIDR: its address must be the network's first, with no host bits set. */
+const networkCidr = cidr.refine((value) => {
+  const [address, prefix] = value.split('/');
+  const number = address.split('.').reduce((total, octet) => total * 256 + Number(octet), 0);
+  const hostBits = 2 ** (32 - Number(prefix));
+  return number % hostBits === 0;
+}, 'must be a network address with no host bits set, such as 10.244.0.0/16 rather than 10.244.1.7/16');
+
 const port = z.number().int().min(1).max(65535);
 
 /** A duration such as "90s", "5m" or "1h". */
@@ -171,7 +179,7 @@ export const etcdSchema = z.strictObject({
 
 export const flannelSchema = z.strictObject({
   /** The pod network flannel hands subnets out of. */
-  network: cidr,
+  network: networkCidr,
   /** Prefix length of each node's subnet (its flannel lease). */
   subnetLen: z.number().int().min(8).max(30).default(24),
   backend: z.enum(['vxlan', 'host-gw', 'udp']).default('vxlan'),
@@ -204,7 +212,7 @@ export const kubernetesSchema = z.strictObject({
   /** The API server's insecure port that nodes and kboot use. */
   apiPort: port.default(8080),
   /** Virtual IP range for services; must not overlap the flannel network. */
-  serviceClusterIpRange: cidr.default('10.254.0.0/16'),
+  serviceClusterIpRange: networkCidr.default('10.254.0.0/16'),
   /** Admission plugins, in order. */
   admissionControl: z.array(admissionPlugin).default(['NamespaceLifecycle', 'NamespaceExists', 'LimitRanger', 'ResourceQuota']),
   /**
@@ -222,7 +230,7 @@ export const rolloutSchema = z.strictObject({
    * Failed hosts the rollout tolerates before it aborts, as a count (`2`) or a share of the fleet
    * (`"10%"`), like Ansible's max_fail_percentage. Within the budget, failed hosts park and wait.
    */
-  maxFailedHosts: z.union([z.number().int().min(0), z.string().regex(/^(100|[1-9]?\d)%$/, 'must be a count or a percentage such as 10%')]).default('100%'),
+  maxFailedHosts: z.union([z.number().int().min(0), z.string().regex(/^(100|[1-9]?\d)%$/, 'must be a count of hosts or a percentage from 0% to 100%, such as 10%')]).default('100%'),
   /**
    * Hosts per rolling batch, as a count (`5`) or a share of the fleet (`"20%"`, rounded down, at
    * least 1), like Ansible's serial. Batches follow the order of `hosts`. A host of batch N+1
