@@ -257,8 +257,9 @@ async function apply(file: string, options: { wait: boolean }): Promise<number> 
   } catch (error) {
     if (error instanceof WorkflowFailedError) {
       // The rollout's own failure already reads "rollout <name> aborted: ..." or "... failed: ...".
-      const message = error.cause?.message ?? error.message;
-      process.stderr.write(`${message.startsWith(`rollout ${spec.name} `) ? message : `rollout ${spec.name} ${snapshot.execution.toLowerCase()}: ${message}`}\n`);
+      let message = error.cause?.message ?? error.message;
+      if (!message.startsWith(`rollout ${spec.name} `)) message = `rollout ${spec.name} ${snapshot.execution.toLowerCase()}: ${message}`;
+      process.stderr.write(`${message}\n`);
       return EXIT.failed;
     }
     throw error;

@@ -52,7 +52,7 @@ export interface HostState {
   failure?: { step: StepId; error: string; at: number };
   /**
    * The run id of the host run in flight, once the server started it. Host runs reuse workflow
-   * ids across rollouts, so only the run id tells this rollout's run from an earlier one.
+   * ids across rollouts, so only the run id separates this rollout's run from an earlier one.
    */
   runId?: string;
 }
@@ -65,7 +65,7 @@ export interface GateState {
   error?: string;
   /** Set when the gate opened although a health check failed (etcd.allowDegraded): what failed. */
   degraded?: string;
-  /** What the gate's check found when it opened, such as the nodes it left out as skipped. */
+  /** The gate check's own account when it opened, such as the nodes it left out as skipped. */
   summary?: string;
 }
 
