@@ -158,7 +158,12 @@ async function follow(client: Client, cluster: string, view: ProgressView): Prom
       if (Date.now() - unreachableSince > FOLLOW_PATIENCE_MS) {
         throw new ExitError(`lost contact with the rollout for ${FOLLOW_PATIENCE_MS / 1000}s: ${(error as Error).message}; it goes on in Temporal, check later with kboot status ${cluster}`, EXIT.unreachable);
       }
-      view.notice(noWorkerAnswered(error) ? `waiting for a worker: ${noWorkerMessage()}` : `waiting for Temporal: ${(error as Error).message.split('\n')[0]}`);
+      const patience = `giving up ${Math.round((FOLLOW_PATIENCE_MS - (Date.now() - unreachableSince)) / 1000)}s from now`;
+      view.notice(
+        noWorkerAnswered(error)
+          ? `waiting for a worker: ${noWorkerMessage()}; ${patience}`
+          : `waiting for Temporal: ${(error as Error).message.split('\n')[0]} (at ${temporalSettings().address}); ${patience}`,
+      );
       await sleep(2000);
       continue;
     }
