@@ -46,7 +46,7 @@ export function apiServerUrl(spec: ClusterSpec): string {
   return `http://${primaryMaster(spec).name}:${spec.kubernetes.apiPort}`;
 }
 
-/** The network config flanneld reads from `<prefix>/config`, which the flannel network gate writes. */
+/** Returns the network config that the flannel network gate writes to `<prefix>/config` for flanneld. */
 export function flannelConfig(spec: ClusterSpec): { Network: string; SubnetLen: number; Backend: { Type: string } } {
   return { Network: spec.flannel.network, SubnetLen: spec.flannel.subnetLen, Backend: { Type: spec.flannel.backend } };
 }

@@ -19,7 +19,7 @@ const { runStep } = proxyActivities<KbootActivities>({
 /** The message of the failure that ended an activity's retries or a host run, without the SDK's wrapping. */
 export function failureMessage(error: unknown): string {
   let cause: unknown = error;
-  // The wrappers only say that an activity or a host run failed; the operator needs the reason
+  // The wrappers report only that an activity or a host run failed. The operator needs the cause
   // inside, such as a step's error or the nondeterminism error of a host run that cannot replay.
   while ((cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) && cause.cause) cause = cause.cause;
   if (cause instanceof ApplicationFailure || cause instanceof Error) return cause.message;

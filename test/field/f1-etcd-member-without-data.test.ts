@@ -5,10 +5,10 @@
  * masked) the etcd step fails, says why, and leaves the member list as it was; once node1 is
  * back, retrying finishes the job.
  */
-import { down, type UpResult } from '../../sandbox/fleet/index';
+import type { UpResult } from '../../sandbox/fleet/index';
 import { runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
 import { onHost, readCounters } from '../helpers/rollout';
-import { addressOf, describeRun, etcdctl, endRollout, freshFleet } from './fleet';
+import { addressOf, describeRun, etcdctl, freshFleet, removeFieldFleet } from './fleet';
 
 const FLEET = 'fc1';
 const MEMBERS = ['master', 'node1', 'node2'];
@@ -41,9 +41,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await endRollout(FLEET);
-  await worker?.stop();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
+  await removeFieldFleet(FLEET, worker);
 });
 
 describe('etcd member registered without data', () => {

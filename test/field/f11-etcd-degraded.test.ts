@@ -9,11 +9,11 @@
  */
 import type { Client } from '@temporalio/client';
 import { renderSummary } from '../../client/render';
-import { down, type UpResult } from '../../sandbox/fleet/index';
+import type { UpResult } from '../../sandbox/fleet/index';
 import type { RolloutResult } from '../../workflows/definitions';
 import { runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
 import { connectClient, onHost, readCounters, waitForRollout } from '../helpers/rollout';
-import { endRollout, freshFleet, writeSpec } from './fleet';
+import { freshFleet, writeSpec, removeFieldFleet } from './fleet';
 
 const FLEET = 'fc11';
 const DATA_DIR = '/var/lib/etcd/default.etcd';
@@ -53,10 +53,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await endRollout(FLEET);
-  await worker?.stop();
+  await removeFieldFleet(FLEET, worker);
   await temporal?.close();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
 });
 
 test('1 of 3 down stops the rollout by default', async () => {

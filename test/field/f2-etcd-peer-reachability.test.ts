@@ -5,10 +5,10 @@
  * reachability is checked, and the two causes get different messages, each naming host and port.
  * Once both are fixed, retrying finishes the rollout.
  */
-import { down, type UpResult } from '../../sandbox/fleet/index';
+import type { UpResult } from '../../sandbox/fleet/index';
 import { runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
 import { connectClient, onHost, waitForRollout } from '../helpers/rollout';
-import { addressOf, describeRun, endRollout, freshFleet } from './fleet';
+import { addressOf, describeRun, freshFleet, removeFieldFleet } from './fleet';
 
 const FLEET = 'fc2';
 const SITE_DROP_IN = '/etc/systemd/system/etcd.service.d/50-site.conf';
@@ -36,9 +36,7 @@ printf '%s\\n' '[Service]' 'EnvironmentFile=-${SITE_CONF}' > ${SITE_DROP_IN}`,
 });
 
 afterAll(async () => {
-  await endRollout(FLEET);
-  await worker?.stop();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
+  await removeFieldFleet(FLEET, worker);
 });
 
 describe('unreachable etcd peers', () => {

@@ -8,10 +8,10 @@
  * rollout once the gate has opened and checks the keyspaces directly.
  */
 import type { Client } from '@temporalio/client';
-import { down, type UpResult } from '../../sandbox/fleet/index';
+import type { UpResult } from '../../sandbox/fleet/index';
 import { runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
 import { connectClient, onHost, readCounters, waitForRollout } from '../helpers/rollout';
-import { describeRun, etcdctl, endRollout, freshFleet, writeSpec } from './fleet';
+import { describeRun, etcdctl, freshFleet, writeSpec, removeFieldFleet } from './fleet';
 
 const FLEET = 'fc3';
 const KEY = '/kboot.io/network/config';
@@ -54,10 +54,8 @@ printf '%s\\n' '[Service]' 'EnvironmentFile=-${SITE_CONF}' > ${SITE_DROP_IN}`,
 });
 
 afterAll(async () => {
-  await endRollout(FLEET);
-  await worker?.stop();
+  await removeFieldFleet(FLEET, worker);
   await temporal?.close();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
 });
 
 test('disabled v2 API fails before flanneld', async () => {

@@ -5,11 +5,11 @@
  * address and MTU against the lease. On node2 a site drop-in pins docker's MTU, and the mismatch
  * fails the docker step with both values.
  */
-import { down, type UpResult } from '../../sandbox/fleet/index';
+import type { UpResult } from '../../sandbox/fleet/index';
 import { runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
 import { connectClient, onHost, readCounters, waitForRollout } from '../helpers/rollout';
 import { DOCKER_DEFAULT_BRIDGE, startDockerAsPackaged } from './docker-preinstalled';
-import { describeRun, endRollout, freshFleet } from './fleet';
+import { describeRun, freshFleet, removeFieldFleet } from './fleet';
 
 const FLEET = 'fc4';
 const SITE_DROP_IN = '/etc/systemd/system/docker.service.d/50-site-mtu.conf';
@@ -36,9 +36,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await endRollout(FLEET);
-  await worker?.stop();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
+  await removeFieldFleet(FLEET, worker);
 });
 
 test('node1 starts with the default bridge', async () => {

@@ -6,11 +6,11 @@
  * loop-lvm is rejected at validation.
  */
 import { Client } from '@temporalio/client';
-import { down, type UpResult } from '../../sandbox/fleet/index';
+import type { UpResult } from '../../sandbox/fleet/index';
 import { runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
 import { connectClient, onHost, readCounters } from '../helpers/rollout';
 import { dockerInfo, startDockerAsPackaged } from './docker-preinstalled';
-import { describeRun, endRollout, freshFleet, writeSpec } from './fleet';
+import { describeRun, freshFleet, writeSpec, removeFieldFleet } from './fleet';
 
 const FLEET = 'fc5';
 const THIN_POOL = '/dev/mapper/docker-thinpool';
@@ -42,10 +42,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await endRollout(FLEET);
-  await worker?.stop();
+  await removeFieldFleet(FLEET, worker);
   await temporal?.close();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
 });
 
 test('validation rejects loop-lvm without the lab flag', async () => {

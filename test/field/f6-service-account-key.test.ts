@@ -5,10 +5,10 @@
  * drops the flag still serves /healthz, so only the master step's verification catches it, and
  * it names the flag.
  */
-import { down, type UpResult } from '../../sandbox/fleet/index';
+import type { UpResult } from '../../sandbox/fleet/index';
 import { runKboot, startWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/kboot';
 import { onHost, readCounters } from '../helpers/rollout';
-import { describeRun, endRollout, freshFleet, writeSpec } from './fleet';
+import { describeRun, freshFleet, writeSpec, removeFieldFleet } from './fleet';
 
 const FLEET = 'fc6';
 const KEY = '/etc/kubernetes/serviceaccount.key';
@@ -37,9 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await endRollout(FLEET);
-  await worker?.stop();
-  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(FLEET);
+  await removeFieldFleet(FLEET, worker);
 });
 
 test('apply creates the key pair on the master', async () => {

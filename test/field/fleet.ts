@@ -9,23 +9,15 @@ import { parse, stringify } from 'yaml';
 import type { z } from 'zod';
 import type { clusterSpecSchema } from '../../plan/spec';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { down, hostExec, up, type UpResult } from '../../sandbox/fleet/index';
-import { REPO_ROOT, type CliResult } from '../helpers/kboot';
+import { down, hostExec, type UpResult } from '../../sandbox/fleet/index';
+import { type CliResult, type WorkerProcess } from '../helpers/kboot';
 import { connectClient } from '../helpers/rollout';
 
 /** A cluster spec as written in YAML, before defaults. */
 export type SpecDocument = z.input<typeof clusterSpecSchema>;
 
-/**
- * Brings up a fresh fleet named `name`, removing one left by an earlier run together with that
- * run's rollout: a rollout still running under the cluster's workflow id would take the next
- * `kboot apply`, and its worker is gone.
- */
-export async function freshFleet(name: string, hosts: number): Promise<UpResult> {
-  await endRollout(name);
-  await down(name).catch(() => undefined);
-  return up({ name, hosts, repoRoot: REPO_ROOT });
-}
+/** Brings up a fresh fleet, ending the rollout and removing the fleet that an earlier run left. */
+export { freshFleet } from '../helpers/rollout';
 
 /** Terminates the cluster's rollout if one is running. */
 export async function endRollout(cluster: string): Promise<void> {
@@ -38,6 +30,13 @@ export async function endRollout(cluster: string): Promise<void> {
   } finally {
     await close();
   }
+}
+
+/** Ends what a field-case test file started: its rollout, its worker and, unless KBOOT_KEEP_FLEET=1, its fleet. */
+export async function removeFieldFleet(cluster: string, worker: WorkerProcess | undefined): Promise<void> {
+  await endRollout(cluster);
+  await worker?.stop();
+  if (process.env.KBOOT_KEEP_FLEET !== '1') await down(cluster);
 }
 
 /** Writes `file` next to the fleet's cluster.yaml: that spec, changed by `edit`. Returns its path. */

@@ -81,8 +81,8 @@ describe('worker killed mid-rollout', () => {
   });
 
   test('unreplayable code fails the host run', async () => {
-    // docker on node1 drifts, so its run (flanneld, docker) re-applies docker, and the start is
-    // slow enough to replace the worker while the step runs; the flag file shows that the step got there.
+    // docker on node1 drifts, so its run (flanneld, docker) re-applies docker. The slow start
+    // leaves time to replace the worker mid-step, and the flag file marks that the step got there.
     await onHost(
       FLEET,
       'node1',
